@@ -1,0 +1,30 @@
+# One-command set-up: `make run` opens the explorer, `make test` runs the tests; both build .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run test bench clean
+
+setup: $(VENV)/.installed
+
+# Exact known-good versions come from constraints.txt; pyproject.toml keeps the ranges.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install -c constraints.txt -e ".[dev]"
+	touch $@
+
+run: setup
+	$(BIN)/python -m explorer
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/accuracy.py
+	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/drag_latency.py
+	$(BIN)/python bench/startup.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,106 @@
+"""Typed settings of a run. Each part is a small dataclass that round-trips to JSON, so ``config.json`` beside
+the weights is enough to rebuild the model and its data."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from core.labels import LabelSpec
+
+FORMAT_VERSION = 1  # bump when config.json or model.pt change in a way old runs cannot be read
+
+
+@dataclass
+class ModelConfig:
+    image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W): 28x28 grey or 64x64 RGB
+    label_spec: LabelSpec = field(default_factory=lambda: LabelSpec("multiclass", tuple(str(i) for i in range(10))))
+    latent_dim: int = 16          # size of the whole latent z = [z_c, z_style]
+    zc_dim: int = 4               # size of z_c; forced to the number of attributes for binary labels
+    likelihood: str = "bernoulli"  # p(x|z): "bernoulli" (logits, grey levels in [0, 1]) or "laplace" (scale 1)
+    hidden_channels: tuple[int, ...] = ()  # conv widths; empty means the default for the image size
+
+    def __post_init__(self):
+        self.image_shape = tuple(int(v) for v in self.image_shape)
+        self.hidden_channels = tuple(int(v) for v in self.hidden_channels)
+        if isinstance(self.label_spec, dict):
+            self.label_spec = LabelSpec.from_json(self.label_spec)
+        if not self.label_spec.is_multiclass:
+            self.zc_dim = self.label_spec.size  # one z_c dimension per attribute, as in the paper
+        if self.zc_dim < 1 or self.zc_dim >= self.latent_dim:
+            raise ValueError(f"zc_dim must be between 1 and latent_dim - 1 ({self.latent_dim - 1}), got {self.zc_dim}")
+        if self.likelihood not in ("bernoulli", "laplace"):
+            raise ValueError(f"likelihood must be 'bernoulli' or 'laplace', not {self.likelihood!r}")
+
+    @property
+    def style_dim(self) -> int:
+        return self.latent_dim - self.zc_dim
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["label_spec"] = self.label_spec.to_json()
+        d["image_shape"] = list(self.image_shape)
+        d["hidden_channels"] = list(self.hidden_channels)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ModelConfig":
+        return cls(**d)
+
+
+@dataclass
+class ObjectiveConfig:
+    beta: float = 1.0        # weight on the latent terms; 1 is the paper's objective
+    num_qyx_samples: int = 100  # K in the estimate of q(y|x) = mean_k q(y|z_c^(k))
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ObjectiveConfig":
+        return cls(**d)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"        # auto | cpu | cuda | cuda:N
+    amp: bool = True            # bfloat16 autocast on CUDA (ignored on CPU)
+    map_points: int = 10000     # at most this many evaluation images get latents and 2-D maps
+    make_maps: bool = True      # fit UMAP maps at the end of training
+    make_figures: bool = True
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "TrainConfig":
+        return cls(**d)
+
+
+@dataclass
+class RunConfig:
+    """Everything in ``config.json``: enough to rebuild the model and reload its data."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: dict = field(default_factory=dict)          # core.data.DataConfig as a dict
+    extra: dict = field(default_factory=dict)         # facts about the run (world size, effective batch, ...)
+
+    def to_json(self) -> dict:
+        return {"format": "ccvae-explorer-run", "version": FORMAT_VERSION, "model": self.model.to_json(),
+                "objective": self.objective.to_json(), "train": self.train.to_json(), "data": dict(self.data),
+                "extra": dict(self.extra)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "RunConfig":
+        if not isinstance(d, dict) or d.get("format") != "ccvae-explorer-run":
+            raise ValueError("not a ccvae-explorer run configuration")
+        if d.get("version") != FORMAT_VERSION:
+            raise ValueError(f"run format version {d.get('version')} is not supported (this version reads {FORMAT_VERSION})")
+        return cls(model=ModelConfig.from_json(d["model"]), objective=ObjectiveConfig.from_json(d["objective"]),
+                   train=TrainConfig.from_json(d["train"]), data=dict(d.get("data", {})),
+                   extra=dict(d.get("extra", {})))

@@ -1,0 +1,68 @@
+"""Convolutional encoder and decoder for the two image settings.
+
+28x28 grey (MNIST-like): two 4x4 stride-2 convs (32, 64 channels) and a 256-unit hidden layer.
+64x64 RGB (CelebA): the CCVAE authors' network: four 4x4 stride-2 convs (32, 32, 64, 128), a 4x4 conv to 256,
+then a linear layer; the decoder mirrors it.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+DEFAULT_CHANNELS = {28: (32, 64), 64: (32, 32, 64, 128)}
+
+
+def default_channels(image_size: int) -> tuple[int, ...]:
+    if image_size not in DEFAULT_CHANNELS:
+        raise ValueError(f"image size must be one of {sorted(DEFAULT_CHANNELS)}, got {image_size}")
+    return DEFAULT_CHANNELS[image_size]
+
+
+class Encoder(nn.Module):
+    """x [B, C, H, W] in [0, 1] -> (loc, scale) of the diagonal Gaussian q(z|x), each [B, latent_dim]."""
+
+    def __init__(self, image_shape: tuple[int, int, int], latent_dim: int, channels: tuple[int, ...]):
+        super().__init__()
+        c_in, size, _ = image_shape
+        layers: list[nn.Module] = []
+        for c_out in channels:
+            layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU(inplace=True)]
+            c_in, size = c_out, size // 2
+        if size == 4:  # the authors' 64x64 network ends with a 4x4 conv down to one 256-channel pixel
+            layers += [nn.Conv2d(c_in, 256, 4), nn.ReLU(inplace=True), nn.Flatten()]
+        else:
+            layers += [nn.Flatten(), nn.Linear(c_in * size * size, 256), nn.ReLU(inplace=True)]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(256, 2 * latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        loc, raw_scale = self.head(self.features(x)).chunk(2, dim=-1)
+        # softplus keeps the scale positive without exp's overflow; the floor avoids log(0) in log q(z|x)
+        return loc, F.softplus(raw_scale) + 1e-4
+
+
+class Decoder(nn.Module):
+    """z [B, latent_dim] -> unnormalised outputs [B, C, H, W] (logits for Bernoulli, pre-sigmoid means for Laplace)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], latent_dim: int, channels: tuple[int, ...]):
+        super().__init__()
+        c_out_final, image_size, _ = image_shape
+        size = image_size // 2 ** len(channels)
+        widths = list(reversed(channels))
+        if size == 4:
+            self.stem = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(inplace=True),
+                                      nn.Unflatten(1, (256, 1, 1)),
+                                      nn.ConvTranspose2d(256, widths[0], 4), nn.ReLU(inplace=True))
+        else:
+            self.stem = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(inplace=True),
+                                      nn.Linear(256, widths[0] * size * size), nn.ReLU(inplace=True),
+                                      nn.Unflatten(1, (widths[0], size, size)))
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(widths, widths[1:] + [c_out_final]):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU(inplace=True)]
+        layers.pop()  # no activation after the last layer: the likelihood decides how outputs are read
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.stem(z))
