@@ -1,0 +1,118 @@
+"""A user's image folder with a CSV of labels (multi-class or binary attributes)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.data import DataConfig, DataError, FileImageSet, iterate_batches, load_data
+from core.labels import BINARY, MULTICLASS
+
+
+def write_images(folder: Path, n: int, mode="RGB", size=(20, 12)) -> list[str]:
+    """n small images under folder/img/, pixel value 10 * i; returns their paths relative to folder."""
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    names = []
+    for i in range(n):
+        name = f"img/{i:02d}.png"
+        Image.new(mode, size, color=(10 * i,) * len(mode) if mode != "L" else 10 * i).save(folder / name)
+        names.append(name)
+    return names
+
+
+def write_csv(folder: Path, header: str, rows: list[str], name="labels.csv") -> Path:
+    path = folder / name
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_folder_multiclass(tmp_path):
+    names = write_images(tmp_path, 20)
+    classes = ["10", "2", "cat", "1"]
+    write_csv(tmp_path, "file,kind", [f"{nm},{classes[i % 4]}" for i, nm in enumerate(names)])
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), seed=0))
+    assert s.label_spec.kind == MULTICLASS and s.label_spec.names == ("1", "2", "10", "cat")  # numeric-aware
+    assert (len(s.train), len(s.val), len(s.test)) == (16, 2, 2)
+    assert isinstance(s.train, FileImageSet) and not s.train.in_memory
+    assert s.image_shape == (3, 64, 64)  # colour images: RGB at 64x64 by default
+    image, label = s.test[0]
+    assert image.shape == (3, 64, 64) and label.dtype == torch.int64
+    # each image's label follows its file: image i has pixel value 10 * i and class classes[i % 4]
+    i = int(Path(s.test.paths[0]).stem)
+    assert torch.allclose(image, torch.full_like(image, 10 * i / 255), atol=1e-6)
+    assert s.label_spec.names[int(label)] == classes[i % 4]
+    all_paths = np.concatenate([s.train.paths, s.val.paths, s.test.paths])
+    assert len(set(all_paths)) == 20
+    other = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), seed=1))
+    assert set(other.test.paths) != set(s.test.paths)  # the folder split follows cfg.seed
+
+
+def test_folder_binary_resize_and_channels(tmp_path):
+    names = write_images(tmp_path, 6, mode="L", size=(9, 7))
+    values = ["1,-1,true", "-1,1,false", "1,1,TRUE", "-1,-1,False", "1,-1,0", "-1,1,1"]
+    csv_path = write_csv(tmp_path, "path,Smiling,Male,Young", [f"{nm},{v}" for nm, v in zip(names, values)],
+                         name="attrs.csv")
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), labels_csv=str(csv_path), image_size=16,
+                             num_labels=2))
+    assert s.label_spec.kind == BINARY and s.label_spec.names == ("Smiling", "Male", "Young")
+    assert s.image_shape == (1, 16, 16)
+    image, label = s.train[0]
+    assert image.shape == (1, 16, 16) and label.dtype == torch.float32 and label.shape == (3,)
+    every = torch.cat([s.train.labels, s.val.labels, s.test.labels])
+    expected = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 1, 1], [0, 0, 0], [1, 0, 0], [0, 1, 1]], dtype=torch.float32)
+    assert sorted(map(tuple, every.tolist())) == sorted(map(tuple, expected.tolist()))
+    assert len(s.labelled) == 2 and s.label_prior.shape == (3,)
+    forced = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), labels_csv=str(csv_path), channels=3))
+    assert forced.image_shape == (3, 64, 64) and forced.test[0][0].shape == (3, 64, 64)
+    grey_default = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), labels_csv=str(csv_path)))
+    assert grey_default.image_shape == (1, 28, 28)
+
+
+def test_folder_missing_file_is_named(tmp_path):
+    names = write_images(tmp_path, 5)
+    write_csv(tmp_path, "file,label", [f"{nm},{i % 2}" for i, nm in enumerate(names)] + ["img/gone.png,1"])
+    with pytest.raises(DataError, match="gone.png"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+
+
+def test_folder_bad_binary_value_names_row_and_column(tmp_path):
+    names = write_images(tmp_path, 4)
+    write_csv(tmp_path, "file,A,B", [f"{names[0]},1,0", f"{names[1]},0,maybe", f"{names[2]},1,1", f"{names[3]},0,0"])
+    with pytest.raises(DataError, match=r"line 3 column 'B' is 'maybe'"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+
+
+def test_folder_structural_errors(tmp_path):
+    names = write_images(tmp_path, 4)
+    write_csv(tmp_path, "file,label", [f"{nm},same" for nm in names])
+    with pytest.raises(DataError, match="at least 2"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+    write_csv(tmp_path, "file,label", [f"{names[0]},a", f"{names[1]},b"])
+    with pytest.raises(DataError, match="at least 3"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+    write_csv(tmp_path, f"{names[0]},a", [f"{names[1]},b", f"{names[2]},a", f"{names[3]},b"])
+    with pytest.raises(DataError, match="header row is required"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+    write_csv(tmp_path, "file,label", [f"{names[0]},a,extra"])
+    with pytest.raises(DataError, match="line 2 has 3 columns"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+    with pytest.raises(DataError, match="labels.csv"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path / "img")))
+    with pytest.raises(DataError, match="channels"):
+        write_csv(tmp_path, "file,label", [f"{nm},{i % 2}" for i, nm in enumerate(names)])
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), channels=2))
+
+
+def test_folder_undecodable_image_named_when_loaded(tmp_path):
+    names = write_images(tmp_path, 5)
+    (tmp_path / "img" / "broken.png").write_bytes(b"\x89PNG but not really")
+    write_csv(tmp_path, "file,label", [f"{nm},{i % 2}" for i, nm in enumerate(names)] + ["img/broken.png,0"])
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), channels=3))  # exists: loads fine
+    every = [(part, i) for part in (s.train, s.val, s.test) for i in range(len(part))]
+    part, i = next((p, i) for p, i in every if p.paths[i].endswith("broken.png"))
+    with pytest.raises(DataError, match="broken.png"):
+        part[i]
+    # through a DataLoader worker the error keeps its own one-line message
+    with pytest.raises(DataError, match=r"^\S*broken.png: cannot decode image"):
+        list(iterate_batches(part, np.array([i]), 1, shuffle=False, generator=None, num_workers=1))
