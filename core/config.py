@@ -69,6 +69,7 @@ class TrainConfig:
     device: str = "auto"        # auto | cpu | cuda | cuda:N
     amp: bool = True            # bfloat16 autocast on CUDA (ignored on CPU)
     map_points: int = 10000     # at most this many evaluation images get latents and 2-D maps
+    eval_limit: int = 5000      # validation images scored after each epoch (accuracy, loss curves)
     make_maps: bool = True      # fit UMAP maps at the end of training
     make_figures: bool = True
 

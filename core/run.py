@@ -1,0 +1,135 @@
+"""One training run from start to finish: data, model, training, then the outputs the explorer reads.
+
+Run folder layout:
+    config.json      everything needed to rebuild the model and reload its data
+    model.pt         the weights (tensors only)
+    checkpoint.pt    weights + optimizer + epoch, for --resume
+    metrics.jsonl    one JSON object per epoch
+    latents.npz      encoder means, labels and classifier outputs of the evaluation images
+    maps.npz         2-D UMAP maps of z_c and of the style (cached; keyed by the latents)
+    figures/*.png    reconstructions, generations, interpolations, swaps or walks, curves
+    summary.json     the final figures (test accuracy, timings); also the last line printed
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from core import checkpoint as ckpt
+from core.config import RunConfig
+from core.data import DataConfig, DataSplits, load_data
+from core.device import pick_device
+from core.inference import Engine
+from core.latents import MAPS_FILE, encode_points, save_latents
+from core.model import CCVAE
+from core.trainer import METRICS_FILE, ProcessGroup, Trainer, accuracy
+
+SUMMARY_FILE = "summary.json"
+
+
+class RunError(Exception):
+    """A run that cannot start (folder in use, labels that do not match); one-line message."""
+
+
+def load_history(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _check_labels_match(cfg: RunConfig, splits: DataSplits) -> None:
+    if splits.label_spec != cfg.model.label_spec:
+        raise RunError(f"the data's labels ({splits.label_spec.kind}: {', '.join(splits.label_spec.names)[:80]}) "
+                       f"do not match the run's ({cfg.model.label_spec.kind}: {', '.join(cfg.model.label_spec.names)[:80]})")
+    if tuple(splits.image_shape) != tuple(cfg.model.image_shape):
+        raise RunError(f"the data's images are {tuple(splits.image_shape)}, the run's model takes {tuple(cfg.model.image_shape)}")
+
+
+def prepare(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConfig, DataSplits, CCVAE]:
+    """Check the folder, load the data, build the model (with p(y) from the labelled subset)."""
+    run_dir = Path(run_dir)
+    exists = (run_dir / ckpt.CONFIG_FILE).exists()
+    if resume:
+        if not exists:
+            raise RunError(f"{run_dir}: nothing to resume (no {ckpt.CONFIG_FILE}); start it without --resume")
+        stored = ckpt.load_config(run_dir)
+        if cfg is not None:  # only the length of training may change on resume
+            stored.train.epochs = cfg.train.epochs
+        cfg = stored
+    elif exists:
+        raise RunError(f"{run_dir} already holds a run; use --resume to continue it, or choose another --out")
+    splits = load_data(DataConfig(**cfg.data))
+    if not resume:  # the data decides the label kind and image shape of a new run
+        cfg.model.label_spec = splits.label_spec
+        cfg.model.image_shape = tuple(splits.image_shape)
+        cfg.model.__post_init__()
+    _check_labels_match(cfg, splits)
+    torch.manual_seed(cfg.train.seed)
+    model = CCVAE(cfg.model, splits.label_prior)
+    return cfg, splits, model
+
+
+def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, device: torch.device,
+           history: list[dict], progress: Callable[[str], None] | None = None) -> dict:
+    """After training: test accuracy, latents, maps, figures and the summary."""
+    say = progress or (lambda msg: None)
+    run_dir = Path(run_dir)
+    workers = int(cfg.data.get("num_workers", 0) or 0) if not splits.train.in_memory else 0
+    start = time.perf_counter()
+    say("scoring the test images")
+    test_acc = accuracy(model, splits.test, device=device, num_workers=workers)
+    say("encoding the evaluation images")
+    latents = encode_points(model, splits, cfg.train.map_points, device, num_workers=workers)
+    save_latents(run_dir, latents)
+    if cfg.train.make_maps:
+        from core.projection import load_or_compute_maps
+
+        say(f"fitting 2-D maps of {len(latents)} latents (UMAP)")
+        load_or_compute_maps(run_dir / MAPS_FILE, latents.z_c, latents.z_style, seed=cfg.train.seed)
+    if cfg.train.make_figures:
+        say("drawing figures")
+        from core.run_figures import make_run_figures
+
+        n = min(64, len(splits.test))
+        x, y = splits.test.get_batch(np.arange(n))
+        make_run_figures(Engine(model, cfg, run_dir), x, y.numpy(), history, run_dir / "figures", seed=cfg.train.seed)
+    train_seconds = sum(r.get("train_seconds", 0.0) for r in history)
+    last = history[-1] if history else {}
+    summary = {
+        "run": str(run_dir), "dataset": cfg.data.get("dataset"), "epochs": len(history),
+        "labelled": int(len(splits.labelled)), "unlabelled": int(len(splits.unlabelled)),
+        "test_accuracy": round(test_acc, 4), "val_accuracy": round(last.get("val_accuracy", float("nan")), 4),
+        "test_images": len(splits.test), "train_seconds": round(train_seconds, 1),
+        "images_per_second": round(last.get("images_per_second", float("nan")), 1),
+        "finish_seconds": round(time.perf_counter() - start, 1), "device": str(device),
+    }
+    ckpt.atomic_write_json(run_dir / SUMMARY_FILE, summary)
+    return summary
+
+
+def train_run(run_dir: Path, cfg: RunConfig | None = None, *, resume: bool = False, progress: bool = True,
+              log: Callable[[str], None] | None = None, group: ProcessGroup | None = None,
+              wrap_model: Callable | None = None, on_epoch: Callable[[dict], None] | None = None) -> dict:
+    """Train (or resume) the run in ``run_dir`` and write all its outputs; returns the summary."""
+    group = group or ProcessGroup()
+    cfg, splits, model = prepare(run_dir, cfg, resume)
+    device = pick_device(cfg.train.device)
+    if group.is_main:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        ckpt.save_config(run_dir, cfg)
+    trainer = Trainer(run_dir, cfg, splits, model, device, group=group, progress=progress,
+                      on_epoch=on_epoch, wrap_model=wrap_model)
+    if resume and (Path(run_dir) / ckpt.CHECKPOINT_FILE).exists():
+        done = trainer.resume()
+        if log:
+            log(f"resuming {run_dir} after epoch {done}")
+    trainer.fit()
+    if not group.is_main:
+        return {}
+    return finish(run_dir, cfg, splits, trainer.model, device, load_history(run_dir), log)

@@ -1,0 +1,239 @@
+"""Training loop: interleaved labelled and unlabelled batches, per-epoch evaluation, atomic checkpoints,
+``--resume`` and a NaN guard. It knows the model only through the two losses in ``core.objective``.
+
+An epoch is one pass over the labelled and one over the unlabelled training images, with the labelled batches
+spread evenly among the unlabelled ones (as in the authors' code), so the objective is the paper's sum over both.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from core import checkpoint as ckpt
+from core.config import RunConfig
+from core.data import DataSplits, iterate_batches
+from core.model import CCVAE
+from core.objective import supervised_loss, unsupervised_loss
+
+METRICS_FILE = "metrics.jsonl"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class ProcessGroup:
+    """Which share of each epoch this process trains; one process unless launched by torchrun."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    values: dict = field(default_factory=dict)
+
+
+def batch_schedule(num_sup: int, num_unsup: int) -> list[bool]:
+    """True for a labelled batch: labelled batches spread evenly among the unlabelled ones."""
+    total = num_sup + num_unsup
+    if num_sup == 0:
+        return [False] * total
+    # place labelled batch j at round((j + 0.5) * total / num_sup - 0.5): even spacing, first one early
+    marks = {min(total - 1, int((j + 0.5) * total / num_sup)) for j in range(num_sup)}
+    while len(marks) < num_sup:  # collisions only when num_sup ~ total; fill the gaps in order
+        marks.add(next(i for i in range(total) if i not in marks))
+    return [i in marks for i in range(total)]
+
+
+def accuracy(model: CCVAE, data, indices: np.ndarray | None = None, batch_size: int = 500,
+             device: torch.device | str = "cpu", num_workers: int = 0) -> float:
+    """Accuracy of q(y|z_c) at z_c = encoder mean: share of correct classes, or mean per-attribute accuracy."""
+    indices = np.arange(len(data)) if indices is None else indices
+    correct, count = 0.0, 0
+    model.eval()
+    with torch.inference_mode():
+        for x, y in iterate_batches(data, indices, batch_size, shuffle=False, generator=None, num_workers=num_workers):
+            pred = model.predict(x.to(device)).cpu()
+            if pred.dim() == 1:
+                correct += float((pred == y).sum())
+            else:
+                correct += float((pred == y).float().mean(-1).sum())
+            count += len(y)
+    return correct / max(count, 1)
+
+
+def evaluation_loss(model: CCVAE, data, indices: np.ndarray, cfg: RunConfig, device, batch_size: int = 500,
+                    num_workers: int = 0) -> dict:
+    """Labelled and unlabelled losses on held-out images (their labels known), for the loss curves."""
+    sums: dict[str, float] = {}
+    n = 0
+    model.eval()
+    with torch.no_grad():
+        for x, y in iterate_batches(data, indices, batch_size, shuffle=False, generator=None, num_workers=num_workers):
+            x, y = x.to(device), y.to(device)
+            b = len(x)
+            parts = {**supervised_loss(model, x, y, cfg.objective.beta, cfg.objective.num_qyx_samples).as_dict("sup_"),
+                     **unsupervised_loss(model, x, cfg.objective.beta).as_dict("unsup_")}
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v * b
+            n += b
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+class Trainer:
+    """Trains ``model`` on ``splits`` into ``run_dir``. ``on_epoch`` (optional) sees each epoch's metrics."""
+
+    def __init__(self, run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, device: torch.device,
+                 group: ProcessGroup | None = None, progress: bool = True,
+                 on_epoch: Callable[[dict], None] | None = None, wrap_model: Callable | None = None):
+        self.run_dir = Path(run_dir)
+        self.cfg = cfg
+        self.splits = splits
+        self.model = model.to(device)
+        self.device = device
+        self.group = group or ProcessGroup()
+        self.progress = progress
+        self.on_epoch = on_epoch
+        # the object the losses run through (a DistributedDataParallel wrapper under torchrun)
+        self.train_module = wrap_model(self.model) if wrap_model else self.model
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr)
+        self.start_epoch = 0
+        self.use_amp = cfg.train.amp and device.type == "cuda"
+
+    # ----------------------------------------------------------------- state on disk
+    def resume(self) -> int:
+        """Continue from ``checkpoint.pt``; drop metrics lines of epochs that never reached a checkpoint."""
+        stored = ckpt.load_checkpoint(self.run_dir, self.model, self.optimizer)
+        self.start_epoch = int(stored["epoch"])
+        if "rng" in stored:
+            torch.set_rng_state(stored["rng"])
+        metrics = self.run_dir / METRICS_FILE
+        if metrics.exists() and self.group.is_main:
+            kept = [line for line in metrics.read_text().splitlines()
+                    if line.strip() and json.loads(line).get("epoch", 0) <= self.start_epoch]
+            ckpt.atomic_write_bytes(metrics, ("\n".join(kept) + "\n" if kept else "").encode())
+        return self.start_epoch
+
+    def _save(self, epoch: int) -> None:
+        if not self.group.is_main:
+            return
+        # model.pt first: if the process dies between the two writes, resume still finds a consistent checkpoint
+        ckpt.save_model(self.run_dir, self.model)
+        ckpt.save_checkpoint(self.run_dir, self.model, self.optimizer, epoch)
+
+    def _log(self, record: dict) -> None:
+        if not self.group.is_main:
+            return
+        with open(self.run_dir / METRICS_FILE, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # ----------------------------------------------------------------- one epoch
+    def _shard(self, indices: np.ndarray, generator: torch.Generator) -> np.ndarray:
+        """This process's share of a seeded permutation (every process draws the same permutation)."""
+        order = indices[torch.randperm(len(indices), generator=generator).numpy()]
+        if self.group.world_size == 1:
+            return order
+        # pad by wrapping so every process runs the same number of steps (DDP needs lockstep)
+        per_rank = math.ceil(len(order) / self.group.world_size)
+        padded = np.resize(order, per_rank * self.group.world_size)
+        return padded[self.group.rank::self.group.world_size]
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor | None):
+        beta, k = self.cfg.objective.beta, self.cfg.objective.num_qyx_samples
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.use_amp):
+            if y is None:
+                parts = unsupervised_loss(self.train_module, x, beta)
+            else:
+                parts = supervised_loss(self.train_module, x, y, beta, k)
+        if not torch.isfinite(parts.loss):
+            raise TrainingDiverged(
+                f"the loss became {float(parts.loss)} ({'labelled' if y is not None else 'unlabelled'} batch); "
+                f"training stopped, the last good checkpoint in {self.run_dir} is kept (try a lower --lr)")
+        self.optimizer.zero_grad(set_to_none=True)
+        parts.loss.backward()
+        self.optimizer.step()
+        return parts
+
+    def train_epoch(self, epoch: int) -> dict:
+        cfg, splits = self.cfg, self.splits
+        gen = torch.Generator().manual_seed(cfg.train.seed * 100_003 + epoch)
+        sup_idx = self._shard(splits.labelled, gen)
+        unsup_idx = self._shard(splits.unlabelled, gen)
+        bs = cfg.train.batch_size
+        n_sup, n_unsup = math.ceil(len(sup_idx) / bs), math.ceil(len(unsup_idx) / bs)
+        schedule = batch_schedule(n_sup, n_unsup)
+        loader_kw = dict(shuffle=False, generator=None, num_workers=self.splits_workers(),
+                         pin_memory=self.device.type == "cuda")
+        sup_iter = iter(iterate_batches(splits.train, sup_idx, bs, **loader_kw))
+        unsup_iter = iter(iterate_batches(splits.train, unsup_idx, bs, **loader_kw))
+        self.train_module.train()
+        sums: dict[str, float] = {}
+        counts = {"sup_": 0, "unsup_": 0}
+        images = 0
+        start = time.perf_counter()
+        bar = self._bar(len(schedule), epoch)
+        for labelled in schedule:
+            x, y = next(sup_iter) if labelled else next(unsup_iter)
+            x = x.to(self.device, non_blocking=True)
+            y = y.to(self.device, non_blocking=True) if labelled else None
+            parts = self._step(x, y)
+            prefix = "sup_" if labelled else "unsup_"
+            for key, value in parts.as_dict(prefix).items():
+                sums[key] = sums.get(key, 0.0) + value
+            counts[prefix] += 1
+            images += len(x)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(parts.loss):.1f}", refresh=False)
+        if bar is not None:
+            bar.close()
+        seconds = time.perf_counter() - start
+        record = {key: value / counts[key.split("_")[0] + "_"] for key, value in sums.items()}
+        record.update(train_seconds=seconds, images_per_second=images * self.group.world_size / max(seconds, 1e-9))
+        return record
+
+    def splits_workers(self) -> int:
+        return int(self.splits.train.in_memory is False and self.cfg.data.get("num_workers", 0) or 0)
+
+    def _bar(self, total: int, epoch: int):
+        if not (self.progress and self.group.is_main):
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=f"epoch {epoch}/{self.cfg.train.epochs}", unit="batch", leave=False,
+                    dynamic_ncols=True)
+
+    # ----------------------------------------------------------------- the whole run
+    def fit(self) -> list[dict]:
+        history = []
+        val_idx = np.arange(len(self.splits.val))[: self.cfg.train.eval_limit]
+        for epoch in range(self.start_epoch + 1, self.cfg.train.epochs + 1):
+            record = {"epoch": epoch, **self.train_epoch(epoch)}
+            if self.group.is_main:
+                eval_start = time.perf_counter()
+                record["val_accuracy"] = accuracy(self.model, self.splits.val, val_idx, device=self.device,
+                                                  num_workers=self.splits_workers())
+                record.update({f"val_{k}": v for k, v in evaluation_loss(
+                    self.model, self.splits.val, val_idx, self.cfg, self.device,
+                    num_workers=self.splits_workers()).items()})
+                record["eval_seconds"] = time.perf_counter() - eval_start
+            self._save(epoch)
+            self._log(record)
+            history.append(record)
+            if self.on_epoch:
+                self.on_epoch(record)
+        return history

@@ -1,0 +1,118 @@
+"""Train a Characteristic Capturing VAE.
+
+    python train_cli.py --dataset mnist5k --out runs/demo
+    python train_cli.py --dataset fashion-mnist --data-dir /usr/share/datasets/fashion-mnist --num-labels 1000 --out runs/fm
+    python train_cli.py --resume --out runs/demo
+
+The last line printed is a JSON summary. This module never imports Qt.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+SUBCOMMANDS = {}  # name -> (module, function): extra commands such as `study`, registered below
+
+
+def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", default="mnist5k", help="mnist5k (embedded, default), mnist, fashion-mnist, celeba or folder")
+    d.add_argument("--data-dir", help="folder holding the data set (torchvision layout, IDX files, CelebA, or your images)")
+    d.add_argument("--labels-csv", help="folder data set: CSV of labels (default <data-dir>/labels.csv)")
+    d.add_argument("--image-size", type=int, help="folder data set: resize images to this side (28 or 64)")
+    d.add_argument("--channels", type=int, choices=(1, 3), help="folder data set: 1 grey or 3 RGB")
+    labels = d.add_mutually_exclusive_group()
+    labels.add_argument("--sup-frac", type=float, help="share of training images that keep their label (default 1.0)")
+    labels.add_argument("--num-labels", type=int, help="number of training images that keep their label")
+    d.add_argument("--workers", type=int, default=0, help="DataLoader workers for file-backed data sets")
+    m = p.add_argument_group("model")
+    m.add_argument("--latent-dim", type=int, default=None, help="size of z = [z_c, style] (default 16; 45 for celeba)")
+    m.add_argument("--zc-dim", type=int, default=4, help="size of z_c for a multi-class label (binary: one per attribute)")
+    m.add_argument("--likelihood", choices=("bernoulli", "laplace"), help="p(x|z) (default bernoulli for grey, laplace for RGB)")
+    m.add_argument("--beta", type=float, default=1.0, help="weight of the latent terms (1 = the paper's objective)")
+    m.add_argument("--qyx-samples", type=int, default=100, help="K samples in the estimate of q(y|x)")
+    t = p.add_argument_group("training")
+    t.add_argument("--out", required=True, help="run folder to write (or to continue with --resume)")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--batch-size", type=int, default=None, help="default 64 (200 for celeba)")
+    t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3; 1e-4 for celeba)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    t.add_argument("--no-amp", action="store_true", help="no bfloat16 autocast on CUDA")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last complete epoch")
+    t.add_argument("--map-points", type=int, default=10000, help="evaluation images given latents and 2-D maps")
+    t.add_argument("--no-maps", action="store_true", help="skip the UMAP maps (the explorer computes them when opened)")
+    t.add_argument("--no-figures", action="store_true")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def config_from_args(args):
+    from core.config import ModelConfig, ObjectiveConfig, RunConfig, TrainConfig
+    from core.data import DataConfig
+
+    rgb = args.dataset == "celeba" or args.channels == 3
+    data = DataConfig(dataset=args.dataset, data_dir=args.data_dir, labels_csv=args.labels_csv,
+                      image_size=args.image_size, channels=args.channels, sup_frac=args.sup_frac,
+                      num_labels=args.num_labels, seed=args.seed, num_workers=args.workers)
+    model = ModelConfig(latent_dim=args.latent_dim or (45 if args.dataset == "celeba" else 16),
+                        zc_dim=args.zc_dim, likelihood=args.likelihood or ("laplace" if rgb else "bernoulli"))
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size or (200 if args.dataset == "celeba" else 64),
+                        lr=args.lr or (1e-4 if args.dataset == "celeba" else 1e-3), seed=args.seed,
+                        device=args.device, amp=not args.no_amp, map_points=args.map_points,
+                        make_maps=not args.no_maps, make_figures=not args.no_figures)
+    return RunConfig(model=model, objective=ObjectiveConfig(beta=args.beta, num_qyx_samples=args.qyx_samples),
+                     train=train, data=data.to_json())
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def train_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ccvae-train", description=__doc__.split("\n\n")[0],
+                                     epilog=f"other commands: {', '.join(sorted(SUBCOMMANDS))} (ccvae-train COMMAND -h)")
+    _add_train_arguments(parser)
+    args = parser.parse_args(argv)
+
+    from core.checkpoint import CheckpointError
+    from core.data import DataError
+    from core.run import RunError, train_run
+    from core.trainer import TrainingDiverged
+
+    log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    try:
+        cfg = config_from_args(args)
+        summary = train_run(Path(args.out), cfg, resume=args.resume, progress=not args.quiet, log=log,
+                            on_epoch=None if args.quiet else _print_epoch)
+    except (DataError, CheckpointError, RunError, TrainingDiverged, ValueError) as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        return _fail(f"interrupted; the last complete epoch is saved in {args.out} (continue with --resume)")
+    print(json.dumps(summary))
+    return 0
+
+
+def _print_epoch(record: dict) -> None:
+    parts = [f"epoch {record['epoch']}"]
+    for key, label in (("sup_loss", "sup"), ("unsup_loss", "unsup"), ("val_accuracy", "val acc"),
+                       ("images_per_second", "img/s")):
+        if key in record:
+            parts.append(f"{label} {record[key]:.4g}")
+    print("  ".join(parts), file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        module, function = SUBCOMMANDS[argv[0]]
+        return getattr(importlib.import_module(module), function)(argv[1:])
+    return train_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
