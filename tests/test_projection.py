@@ -1,0 +1,259 @@
+"""Tests of core.projection: UMAP maps (one real fit per session), their cache, and InverseMap."""
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from core import projection
+from core.projection import (Cancelled, InverseMap, LatentMaps, compute_maps, fit_map, load_maps,
+                             load_or_compute_maps, maps_cache_key, save_maps)
+
+
+def _clusters(n_per: int = 75, n_clusters: int = 4, dim: int = 8, seed: int = 0):
+    """Well-separated Gaussian clusters: latents [n_per * n_clusters, dim] float32 and labels [N]."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 10, size=(n_clusters, dim))
+    labels = np.repeat(np.arange(n_clusters), n_per)
+    return (centres[labels] + rng.normal(0, 1, size=(len(labels), dim))).astype(np.float32), labels
+
+
+@pytest.fixture(scope="module")
+def umap_fit():
+    """The session's only real UMAP fit (the first one pays numba's compile time): latents, labels, map, phases."""
+    latents, labels = _clusters()
+    phases = []
+    emb = fit_map(latents, seed=0, progress=lambda phase, frac: phases.append((phase, frac)))
+    return latents, labels, emb, phases
+
+
+def test_map_shape_dtype_and_progress(umap_fit):
+    latents, _, emb, phases = umap_fit
+    assert emb.shape == (len(latents), 2) and emb.dtype == np.float32
+    assert np.isfinite(emb).all()
+    names = [p for p, _ in phases]
+    assert names[0] == "importing umap" and "fitting" in names and names[-1] == "done"
+    assert phases[-1][1] == 1.0
+
+
+def test_clusters_stay_separated(umap_fit):
+    _, labels, emb, _ = umap_fit
+    inv = InverseMap(emb, emb)  # reuse the k-d tree: nearest *other* point is the 2nd neighbour
+    _, idx = inv._tree.query(emb, k=2)
+    agreement = (labels[idx[:, 1]] == labels).mean()
+    assert agreement > 0.9
+
+
+def test_low_dim_latents_are_their_own_map():
+    z = np.arange(10, dtype=np.float32).reshape(10, 1)
+    out = fit_map(z)
+    assert out.shape == (10, 2) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[:, 0], z[:, 0])
+    np.testing.assert_array_equal(out[:, 1], 0)
+    z2 = np.random.default_rng(0).normal(size=(7, 2))
+    np.testing.assert_allclose(fit_map(z2), z2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 16])
+def test_tiny_n_falls_back_to_pca(n):
+    z = np.random.default_rng(n).normal(size=(n, 6)).astype(np.float32)
+    out = fit_map(z, n_neighbors=15)
+    assert out.shape == (n, 2) and out.dtype == np.float32 and np.isfinite(out).all()
+
+
+def test_pca_fallback_keeps_the_main_axis():
+    t = np.linspace(-1, 1, 10)
+    z = np.stack([t, 2 * t, -t, 0 * t], axis=1).astype(np.float32)  # a line in 4-D
+    out = fit_map(z)
+    assert abs(np.corrcoef(out[:, 0], t)[0, 1]) > 0.999
+    np.testing.assert_allclose(out[:, 1], 0, atol=1e-5)
+
+
+def test_cancel_before_start_raises():
+    z, _ = _clusters(n_per=20)
+    with pytest.raises(Cancelled):
+        fit_map(z, should_stop=lambda: True)
+
+
+def test_cancel_between_phases_raises(umap_fit):
+    """Cancelled after the import phase, before UMAP fits (umap already imported by the fixture: cheap)."""
+    z, _ = _clusters(n_per=20)
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) >= 2
+
+    phases = []
+    with pytest.raises(Cancelled):
+        fit_map(z, should_stop=should_stop, progress=lambda p, f: phases.append(p))
+    assert phases == ["importing umap"]
+
+
+def test_fit_lock_is_a_lock():
+    assert isinstance(projection._FIT_LOCK, type(threading.Lock()))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cache: 2-D latents need no UMAP, so these tests run the real compute path at no cost.
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_latents():
+    rng = np.random.default_rng(3)
+    return rng.normal(size=(50, 2)).astype(np.float32), rng.normal(size=(50, 1)).astype(np.float32)
+
+
+@pytest.fixture
+def counted_fits(monkeypatch):
+    """Count calls to fit_map made by compute_maps."""
+    calls = []
+    real = projection.fit_map
+
+    def spy(latents, **kw):
+        calls.append(latents.shape)
+        return real(latents, **kw)
+
+    monkeypatch.setattr(projection, "fit_map", spy)
+    return calls
+
+
+def test_cache_key_depends_on_data_and_seed(small_latents):
+    zc, zs = small_latents
+    key = maps_cache_key(zc, zs, 0)
+    assert key == maps_cache_key(zc.copy(), zs.copy(), 0)
+    assert key != maps_cache_key(zc, zs, 1)
+    zc2 = zc.copy()
+    zc2[0, 0] += 1e-3
+    assert key != maps_cache_key(zc2, zs, 0)
+    assert key != maps_cache_key(zc.reshape(25, 4), zs, 0)  # same bytes, other shape
+
+
+def test_cache_round_trip(tmp_path, small_latents):
+    zc, zs = small_latents
+    maps = compute_maps(zc, zs, seed=0)
+    path = tmp_path / "sub" / "maps.npz"
+    save_maps(path, maps)
+    back = load_maps(path, expected_key=maps.key)
+    assert isinstance(back, LatentMaps) and back.key == maps.key
+    np.testing.assert_array_equal(back.zc, maps.zc)
+    np.testing.assert_array_equal(back.style, maps.style)
+    assert load_maps(path, expected_key="other") is None
+    assert load_maps(tmp_path / "missing.npz") is None
+
+
+def test_load_or_compute_uses_cache_then_recomputes_on_key_mismatch(tmp_path, small_latents, counted_fits):
+    zc, zs = small_latents
+    path = tmp_path / "maps.npz"
+    first = load_or_compute_maps(path, zc, zs, seed=0)
+    assert len(counted_fits) == 2 and path.exists()
+    again = load_or_compute_maps(path, zc, zs, seed=0)
+    assert len(counted_fits) == 2  # from the cache
+    np.testing.assert_array_equal(again.zc, first.zc)
+    other = load_or_compute_maps(path, zc * 2, zs, seed=0)  # new latents: key mismatch
+    assert len(counted_fits) == 4
+    np.testing.assert_allclose(other.zc, zc * 2)
+    assert load_maps(path).key == maps_cache_key(zc * 2, zs, 0)  # cache replaced
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04 truncated"])
+def test_corrupt_cache_is_recomputed(tmp_path, small_latents, counted_fits, content):
+    zc, zs = small_latents
+    path = tmp_path / "maps.npz"
+    path.write_bytes(content)
+    assert load_maps(path) is None
+    maps = load_or_compute_maps(path, zc, zs)
+    assert len(counted_fits) == 2
+    assert load_maps(path, expected_key=maps.key) is not None
+
+
+def test_cache_with_pickled_object_is_rejected(tmp_path):
+    path = tmp_path / "maps.npz"
+    np.savez(path, zc=np.zeros((3, 2)), style=np.zeros((3, 2)), key=np.array([{"evil": 1}], dtype=object))
+    assert load_maps(path) is None
+
+
+def test_atomic_write_leaves_no_temp_file(tmp_path, small_latents):
+    zc, zs = small_latents
+    save_maps(tmp_path / "maps.npz", compute_maps(zc, zs))
+    save_maps(tmp_path / "maps.npz", compute_maps(zc, zs, seed=2))  # overwrite
+    assert os.listdir(tmp_path) == ["maps.npz"]
+
+
+def test_compute_maps_rejects_mismatched_n():
+    with pytest.raises(ValueError):
+        compute_maps(np.zeros((5, 2)), np.zeros((6, 2)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# InverseMap
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def inv_data():
+    rng = np.random.default_rng(7)
+    pts = rng.uniform(-10, 10, size=(500, 2))
+    lat = rng.normal(size=(500, 5)).astype(np.float32)
+    return pts, lat, InverseMap(pts, lat, k=8)
+
+
+def test_inverse_exact_at_data_points(inv_data):
+    pts, lat, inv = inv_data
+    for i in (0, 17, 499):
+        np.testing.assert_array_equal(inv(pts[i]), lat[i])
+        assert inv.nearest(pts[i]) == i
+    np.testing.assert_array_equal(inv(pts), lat)
+
+
+def test_inverse_interpolates_between_two_points():
+    pts = np.array([[0.0, 0.0], [1.0, 0.0]])
+    lat = np.array([[0.0, 0.0], [10.0, -10.0]], dtype=np.float32)
+    inv = InverseMap(pts, lat, k=2)
+    np.testing.assert_allclose(inv([0.5, 0.0]), [5.0, -5.0], rtol=1e-6)
+    a, b, c = inv([0.25, 0.0]), inv([0.5, 0.0]), inv([0.75, 0.0])
+    assert a[0] < b[0] < c[0]  # monotone along the segment
+    assert 0 < a[0] < 5  # closer to point 0, still a blend
+    assert inv.nearest([0.9, 0.3]) == 1
+
+
+def test_inverse_stays_within_neighbour_range(inv_data):
+    pts, lat, inv = inv_data
+    q = np.random.default_rng(1).uniform(-10, 10, size=(200, 2))
+    out = inv(q)
+    _, idx = inv._tree.query(q, k=8)
+    neigh = lat[idx]  # [M, k, D]
+    assert (out >= neigh.min(axis=1) - 1e-5).all() and (out <= neigh.max(axis=1) + 1e-5).all()
+
+
+def test_inverse_batch_matches_single(inv_data):
+    _, _, inv = inv_data
+    q = np.random.default_rng(2).uniform(-12, 12, size=(50, 2))
+    batch = inv(q)
+    assert batch.shape == (50, 5) and batch.dtype == np.float32
+    single = np.stack([inv(p) for p in q])
+    np.testing.assert_allclose(batch, single, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(inv.nearest(q), [inv.nearest(p) for p in q])
+
+
+def test_inverse_far_outside_is_a_finite_blend(inv_data):
+    pts, lat, inv = inv_data
+    out = inv([1e6, -1e6])
+    assert out.shape == (5,) and np.isfinite(out).all()
+    assert (out >= lat.min(axis=0)).all() and (out <= lat.max(axis=0)).all()
+
+
+def test_inverse_with_fewer_points_than_k_and_k1():
+    pts = np.array([[0.0, 0.0], [2.0, 0.0]])
+    lat = np.array([[1.0], [3.0]], dtype=np.float32)
+    np.testing.assert_allclose(InverseMap(pts, lat, k=8)([1.0, 0.0]), [2.0])
+    np.testing.assert_allclose(InverseMap(pts, lat, k=1)([[0.4, 0.0], [1.9, 0.0]]), [[1.0], [3.0]])
+    np.testing.assert_allclose(InverseMap(pts[:1], lat[:1])([5.0, 5.0]), [1.0])
+
+
+def test_inverse_rejects_bad_input():
+    with pytest.raises(ValueError):
+        InverseMap(np.zeros((3, 3)), np.zeros((3, 2)))
+    with pytest.raises(ValueError):
+        InverseMap(np.zeros((3, 2)), np.zeros((4, 2)))
+    with pytest.raises(ValueError):
+        InverseMap(np.zeros((0, 2)), np.zeros((0, 2)))
