@@ -1,0 +1,98 @@
+"""Tests of core.figures: image grids, labelled grid PNGs, curves and side-by-side panels."""
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.figures import image_grid, save_curves, save_image_grid, save_side_by_side
+
+
+def _png(path) -> np.ndarray:
+    with Image.open(path) as im:
+        assert im.format == "PNG"
+        return np.asarray(im.convert("RGB"))
+
+
+def test_grid_size_and_placement():
+    images = np.zeros((5, 1, 4, 3), dtype=np.float32)
+    images[3] = 1.0  # the 4th image is white: row 1, column 0 with nrow = 3
+    grid = image_grid(images, nrow=3, padding=2, pad_value=0.5)
+    assert grid.dtype == np.uint8 and grid.shape == (2 * 4 + 3 * 2, 3 * 3 + 4 * 2, 3)
+    top, left = 2 + 1 * (4 + 2), 2
+    assert (grid[top:top + 4, left:left + 3] == 255).all()
+    assert (grid[2:6, 2:5] == 0).all()  # image 0 black
+    assert (grid[0, :] == 128).all()  # padding at pad_value
+    assert (grid[top:top + 4, 2 + 2 * 5:2 + 2 * 5 + 3] == 128).all()  # empty last cell is padding
+
+
+def test_grid_grey_and_colour_and_torch():
+    rgb = np.zeros((1, 3, 2, 2), dtype=np.float32)
+    rgb[0, 0] = 1.0  # red
+    g = image_grid(torch.from_numpy(rgb), nrow=1, padding=0)
+    assert g.shape == (2, 2, 3) and (g[..., 0] == 255).all() and (g[..., 1:] == 0).all()
+    grey = np.full((1, 1, 2, 2), 0.5, dtype=np.float32)
+    g = image_grid(grey, nrow=1, padding=0)
+    assert (g == 128).all()  # same level in R, G, B
+    g = image_grid(np.full((1, 1, 2, 2), 7.0), nrow=1, padding=0)
+    assert (g == 255).all()  # clipped to [0, 1]
+
+
+def test_save_grid_scales_and_labels_grow_image(tmp_path):
+    images = np.random.default_rng(0).uniform(size=(6, 1, 28, 28)).astype(np.float32)
+    plain = tmp_path / "plain.png"
+    save_image_grid(plain, images, nrow=3, scale=2)
+    grid = image_grid(images, nrow=3)
+    arr = _png(plain)
+    assert arr.shape == (grid.shape[0] * 2, grid.shape[1] * 2, 3)
+    np.testing.assert_array_equal(arr[::2, ::2], grid)  # nearest-neighbour upscale
+
+    labelled = tmp_path / "deep" / "labelled.png"
+    save_image_grid(labelled, images, nrow=3, row_labels=["input", "recon"], col_labels=["a", "b", "c"],
+                    title="a title", scale=2)
+    lab = _png(labelled)
+    assert lab.shape[0] > arr.shape[0] and lab.shape[1] > arr.shape[1]
+    assert (lab < 100).all(axis=2)[:, : lab.shape[1] - arr.shape[1]].any()  # dark label text in the left margin
+
+
+def test_save_grid_with_long_column_labels(tmp_path):
+    images = np.zeros((2, 1, 8, 8), dtype=np.float32)
+    path = tmp_path / "g.png"
+    save_image_grid(path, images, nrow=2, col_labels=["a very long attribute name", "another long name"])
+    arr = _png(path)
+    assert arr.shape[0] > arr.shape[1]  # too wide for the cells: drawn vertically, the margin grows upwards
+
+
+def test_curves_png_is_not_blank_and_skips_nan(tmp_path):
+    path = tmp_path / "curves" / "loss.png"
+    series = {"train loss": [(e, 100.0 / (e + 1)) for e in range(10)],
+              "val loss": [(0, float("nan")), (1, 60.0), (2, float("inf")), (3, 40.0)],
+              "one point": [(5, 20.0)],
+              "all nan": [(0, float("nan"))]}
+    save_curves(path, series, title="Loss", xlabel="epoch", ylabel="loss")
+    arr = _png(path)
+    assert 300 < arr.shape[1] < 1200
+    assert arr.std() > 10  # not a blank canvas
+    assert len(np.unique(arr.reshape(-1, 3), axis=0)) > 10
+
+
+def test_curves_log_and_empty(tmp_path):
+    save_curves(tmp_path / "log.png", {"err": [(0, 1.0), (1, 0.1), (2, 0.0), (3, -1.0)]}, title="t", xlabel="x",
+                ylabel="y", logy=True)
+    save_curves(tmp_path / "empty.png", {"nothing": []}, title="t", xlabel="x", ylabel="y")
+    assert _png(tmp_path / "log.png").std() > 10
+    assert _png(tmp_path / "empty.png").size > 0
+    assert sorted(os.listdir(tmp_path)) == ["empty.png", "log.png"]  # no temp files left
+
+
+def test_side_by_side(tmp_path):
+    a = image_grid(np.zeros((4, 1, 10, 10)), nrow=2)
+    b = image_grid(np.ones((6, 3, 10, 10)), nrow=3)
+    path = tmp_path / "cmp.png"
+    save_side_by_side(path, [("run A", a), ("run B", b)], title="Comparison", scale=1)
+    arr = _png(path)
+    assert arr.shape[1] >= a.shape[1] + b.shape[1]
+    assert arr.shape[0] > max(a.shape[0], b.shape[0])
+    with pytest.raises(ValueError):
+        save_side_by_side(path, [])
