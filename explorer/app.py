@@ -1,0 +1,154 @@
+"""``python -m explorer [RUN_DIR]`` / ``ccvae-explorer``: open the explorer on a run (default: the embedded one).
+
+``--screenshot out.png`` renders the populated window offscreen, writes the PNG and exits (how the README's
+pictures are made); ``--exit-when-ready`` prints ``ready <seconds>`` once the window is populated and exits
+(for bench/startup.py). Problems (not a run, a corrupt checkpoint, no display) end with one ``error: ...``
+line on stderr and exit status 2, plus a dialog when a window could be shown.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes.util
+import os
+import sys
+import time
+
+_T0 = time.perf_counter()
+XCB_PACKAGES = ("libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 "
+                "libxcb-render-util0 libxcb-shape0 libegl1")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="ccvae-explorer", description="Explore what a CCVAE's latents captured.")
+    p.add_argument("run_dir", nargs="?", default=None, help="run folder written by train_cli.py (default: the embedded model)")
+    p.add_argument("--screenshot", metavar="PNG", help="render the populated window offscreen to PNG and exit")
+    p.add_argument("--size", default="1600x1000", help="window size WIDTHxHEIGHT (default 1600x1000)")
+    p.add_argument("--exit-when-ready", action="store_true", help="print 'ready SECONDS' once populated and exit")
+    args = p.parse_args(argv)
+    try:
+        args.width, args.height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        p.error(f"--size must look like 1600x1000, not {args.size!r}")
+    return args
+
+
+def display_problem() -> str | None:
+    """Why Qt could not open a window here (Linux), or None. Catches what would otherwise be Qt's abort."""
+    if not sys.platform.startswith("linux"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0].split(";")[0]
+    if platform and platform not in ("xcb", "wayland", "wayland-egl"):
+        return None  # offscreen, minimal, vnc, eglfs...: Qt needs no display server
+    has_x, has_wayland = bool(os.environ.get("DISPLAY")), bool(os.environ.get("WAYLAND_DISPLAY"))
+    if (platform == "xcb" and not has_x) or (platform.startswith("wayland") and not has_wayland) \
+            or (not platform and not (has_x or has_wayland)):
+        return ("no display found (DISPLAY and WAYLAND_DISPLAY are unset): run it on a desktop or under xvfb-run, "
+                "or use --screenshot out.png, which renders offscreen")
+    uses_xcb = platform == "xcb" or (not platform and not has_wayland)
+    if uses_xcb and ctypes.util.find_library("xcb-cursor") is None:
+        return f"Qt's X11 platform needs libxcb-cursor0; on Debian/Ubuntu: apt-get install {XCB_PACKAGES}"
+    return None
+
+
+def _quiet_offscreen_warnings() -> None:
+    """The offscreen platform warns about every window it cannot size for a window manager; drop that line."""
+    from PyQt6.QtCore import qInstallMessageHandler
+
+    def handler(_mode, _context, message):
+        if "propagateSizeHints" not in message:
+            sys.stderr.write(message + "\n")
+
+    qInstallMessageHandler(handler)
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _stage_demo(window) -> None:
+    """For screenshots: A and B of different classes, a label swap and their interpolation path on the maps."""
+    import numpy as np
+
+    state = window.state
+    lat, spec = state.run.latents, state.run.label_spec
+    groups = state.colour_labels()
+    a = int(np.argmax(lat.probs.max(axis=1))) if spec.is_multiclass else 0
+    others = np.flatnonzero(groups != groups[a])
+    b = int(others[0]) if len(others) else min(1, len(lat) - 1)
+    state.select(a, "a")
+    state.select(b, "b")
+    if spec.is_multiclass:
+        window.swap_panel.target.setCurrentIndex(int(groups[b]))
+    window.swap_panel.apply_swap()
+    window.animation_panel.ensure_path()
+    window.walk_panel.refresh()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.screenshot:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    problem = display_problem()
+    if problem:
+        return _error(problem)
+
+    from explorer.rundata import RunData, RunOpenError  # torch and the model: after the cheap checks
+
+    try:
+        run = RunData.open(args.run_dir)
+    except RunOpenError as e:
+        message = str(e)
+        run = None
+    from PyQt6.QtCore import QEventLoop, QTimer
+    from PyQt6.QtWidgets import QApplication, QMessageBox
+
+    _quiet_offscreen_warnings()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("ccvae-explorer")
+    if run is None:
+        if not args.screenshot and not args.exit_when_ready:
+            QMessageBox.critical(None, "CCVAE explorer", message)
+        return _error(message)
+
+    from explorer.main_window import MainWindow
+
+    window = MainWindow()
+    window.resize(args.width, args.height)
+    window.show_run(run)
+    window.show()
+    if not (args.screenshot or args.exit_when_ready):
+        status = app.exec()
+        window.close()
+        return status
+
+    failure: list[str] = []
+    if not window.is_ready:  # maps are being computed: wait for them (or for the worker to fail)
+        loop = QEventLoop()
+        window.ready.connect(loop.quit)
+        if window.worker is not None:
+            window.worker.failed.connect(lambda m: (failure.append(m), loop.quit()))
+        window.report_error = lambda m: failure.append(m)
+        loop.exec()
+    if failure:
+        window.close()
+        return _error(failure[0])
+    if args.screenshot:
+        _stage_demo(window)
+    for _ in range(3):
+        app.processEvents()
+    QTimer.singleShot(0, lambda: None)
+    app.processEvents()
+    status = 0
+    if args.screenshot:
+        from explorer.export import grab_widget
+
+        try:
+            grab_widget(window, args.screenshot)
+            print(f"wrote {args.screenshot}")
+        except OSError as e:
+            status = _error(str(e))
+    else:
+        print(f"ready {time.perf_counter() - _T0:.2f}", flush=True)
+    window.close()
+    return status

@@ -1,0 +1,209 @@
+"""One 2-D map of the latents: a static scatter of every point, small overlays, and a draggable handle.
+
+The big ScatterPlotItem is set once per run (and recoloured when the colouring changes); hover, selection,
+intervention, path and the drag handle are separate small items, so moving them never redraws the data of the
+scatter. Hover uses a k-d tree on the 2-D points, throttled by a SignalProxy, instead of per-point hit tests.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from scipy.spatial import cKDTree
+
+from explorer.state import ExplorerState
+from explorer.widgets import binary_colours, label_colours
+
+HOVER_RADIUS_PX = 8
+POINT_SIZE = 4
+A_COLOUR, B_COLOUR = "#d62728", "#1f4e9c"
+
+
+class MapView(pg.PlotWidget):
+    def __init__(self, state: ExplorerState, name: str, title: str, parent=None):
+        super().__init__(parent=parent, background="w")
+        self.state, self.name = state, name
+        self._tree: cKDTree | None = None
+        self._placing = False  # True while the handle is moved by code, not by the mouse
+        plot = self.getPlotItem()
+        plot.setTitle(title, color="#202020", size="11pt")
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setPen("#b0b0b0")
+            plot.getAxis(axis).setTextPen("#808080")
+        self.view = plot.getViewBox()
+        self.view.setAspectLocked(True)
+
+        self.scatter = pg.ScatterPlotItem(size=POINT_SIZE, pen=None, pxMode=True)
+        self.path_item = pg.PlotDataItem(pen=pg.mkPen("#404040", width=1.5, style=Qt.PenStyle.DashLine))
+        self.hover_item = pg.ScatterPlotItem(size=14, pen=pg.mkPen("#000000", width=2), brush=None)
+        self.selection_item = pg.ScatterPlotItem(size=16, brush=None)
+        self.intervention_item = pg.ScatterPlotItem(size=20, symbol="star", pen=pg.mkPen("#000000", width=1.2),
+                                                    brush=pg.mkBrush("#ffd92f"))
+        self.labels = {slot: pg.TextItem(slot, color=colour, anchor=(-0.3, 1.1))
+                       for slot, colour in (("A", A_COLOUR), ("B", B_COLOUR))}
+        self.handle = pg.TargetItem(size=18, symbol="crosshair", movable=True,
+                                    pen=pg.mkPen("#000000", width=2.5), hoverPen=pg.mkPen("#d62728", width=3),
+                                    brush=pg.mkBrush(255, 255, 255, 90))
+        self.handle.setZValue(20)
+        self.message = pg.TextItem("", color="#606060", anchor=(0.5, 0.5))
+        self.addItem(self.scatter)
+        for item in (self.path_item, self.hover_item, self.selection_item, self.intervention_item,
+                     *self.labels.values(), self.handle, self.message):
+            self.addItem(item, ignoreBounds=True)
+        self.legend = pg.LegendItem(offset=(5, 5), colCount=5, labelTextColor="#202020", labelTextSize="8pt",
+                                    brush=pg.mkBrush(255, 255, 255, 200), pen=pg.mkPen("#d0d0d0"),
+                                    horSpacing=6, verSpacing=-6)
+        self.legend.setParentItem(self.view)
+        self._legend_samples: list[pg.ScatterPlotItem] = []
+        self.handle.sigPositionChanged.connect(self._on_handle_moved)
+        self._hover_proxy = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=60, slot=self._on_mouse_moved)
+        self.scene().sigMouseClicked.connect(self._on_click)
+
+        state.runLoaded.connect(self._on_run_loaded)
+        state.mapsReady.connect(self._on_maps_ready)
+        state.colourByChanged.connect(lambda _: self._recolour())
+        state.hoverChanged.connect(self._on_hover_changed)
+        state.selectionChanged.connect(lambda *_: self._draw_selection())
+        state.latentChanged.connect(self._on_latent_changed)
+        state.interventionChanged.connect(self._draw_intervention)
+        state.pathChanged.connect(self._draw_path)
+
+    # ------------------------------------------------------------------ data
+    def points(self) -> np.ndarray:
+        return self.state.map_points(self.name)
+
+    def _on_run_loaded(self) -> None:
+        self._tree = None
+        self.scatter.clear()
+        for item in (self.hover_item, self.selection_item, self.intervention_item):
+            item.clear()
+        self.path_item.setData([], [])
+        for label in self.labels.values():
+            label.hide()
+        self.handle.hide()
+        self.message.setText("computing the 2-D maps\u2026")
+        self.message.setPos(0, 0)
+        self.message.show()
+        self.view.setRange(xRange=(-1, 1), yRange=(-1, 1))
+        self._build_legend()
+
+    def _on_maps_ready(self) -> None:
+        points = self.points()
+        self._tree = cKDTree(points)
+        self.message.hide()
+        self.scatter.setData(pos=points, data=np.arange(len(points)), pen=None, size=POINT_SIZE,
+                             brush=self._point_brushes())
+        self.view.autoRange(padding=0.04)
+        self.handle.show()
+        self._draw_selection()
+        self._draw_intervention()
+        self._draw_path()
+
+    def _groups(self) -> tuple[list[str], list]:
+        spec = self.state.run.label_spec
+        if spec.is_multiclass:
+            return list(spec.names), label_colours(spec.size)
+        attribute = spec.names[self.state.colour_by]
+        return [f"not {attribute}", attribute], binary_colours()
+
+    def _point_brushes(self) -> list:
+        _, colours = self._groups()
+        shared = [pg.mkBrush(c.red(), c.green(), c.blue(), 170) for c in colours]  # one brush per label
+        return [shared[g] for g in self.state.colour_labels()]
+
+    def _recolour(self) -> None:
+        self._build_legend()
+        if self._tree is not None:
+            self.scatter.setBrush(self._point_brushes())
+
+    def _build_legend(self) -> None:
+        self.legend.clear()
+        names, colours = self._groups()
+        self.legend.setColumnCount(5 if len(names) > 2 else 2)
+        self._legend_samples = []
+        for name, colour in zip(names, colours):
+            sample = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(colour))
+            self._legend_samples.append(sample)
+            self.legend.addItem(sample, name)
+
+    # ------------------------------------------------------------------ mouse
+    def nearest_point(self, scene_pos) -> int:
+        """Index of the point within HOVER_RADIUS_PX of a scene position, or -1."""
+        if self._tree is None or not self.view.sceneBoundingRect().contains(scene_pos):
+            return -1
+        p = self.view.mapSceneToView(scene_pos)
+        px = max(abs(v) for v in self.view.viewPixelSize())
+        dist, idx = self._tree.query((p.x(), p.y()), k=1, distance_upper_bound=HOVER_RADIUS_PX * px)
+        return int(idx) if np.isfinite(dist) else -1
+
+    def _on_mouse_moved(self, args) -> None:
+        self.state.set_hover(self.nearest_point(args[0]))
+
+    def leaveEvent(self, event) -> None:
+        self.state.set_hover(-1)
+        super().leaveEvent(event)
+
+    def _on_click(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._tree is None:
+            return
+        i = self.nearest_point(event.scenePos())
+        if i >= 0:
+            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self.state.select(i, "b" if shift else "a")
+
+    def _on_handle_moved(self, handle) -> None:
+        if not self._placing:
+            p = handle.pos()
+            self.state.drag(self.name, (p.x(), p.y()))
+
+    # ------------------------------------------------------------------ overlays
+    def place_handle(self, xy) -> None:
+        """Move the handle from code (no drag feedback)."""
+        self._placing = True
+        try:
+            self.handle.setPos(float(xy[0]), float(xy[1]))
+        finally:
+            self._placing = False
+
+    def _on_latent_changed(self, source: str) -> None:
+        xy = self.state.positions.get(self.name)
+        if source != self.name and xy is not None and self._tree is not None:
+            self.place_handle(xy)
+
+    def _on_hover_changed(self, i: int) -> None:
+        if i < 0 or self._tree is None:
+            self.hover_item.clear()
+        else:
+            self.hover_item.setData(pos=self.points()[i:i + 1])
+
+    def _draw_selection(self) -> None:
+        if self._tree is None:
+            return
+        spots = []
+        for slot, i, colour in (("A", self.state.a, A_COLOUR), ("B", self.state.b, B_COLOUR)):
+            label = self.labels[slot]
+            if i < 0:
+                label.hide()
+                continue
+            xy = self.points()[i]
+            spots.append({"pos": xy, "pen": pg.mkPen(colour, width=3)})
+            label.setPos(float(xy[0]), float(xy[1]))
+            label.show()
+        self.selection_item.setData(spots)
+
+    def _draw_intervention(self) -> None:
+        result = self.state.intervention
+        xy = result.positions.get(self.name) if result is not None else None
+        if xy is None or self._tree is None:
+            self.intervention_item.clear()
+        else:
+            self.intervention_item.setData(pos=[xy])
+
+    def _draw_path(self) -> None:
+        path = self.state.path
+        if path is None or self._tree is None:
+            self.path_item.setData([], [])
+        else:
+            self.path_item.setData(path[self.name][:, 0], path[self.name][:, 1])

@@ -1,0 +1,90 @@
+"""Everything the explorer reads from a run folder, loaded without Qt.
+
+``RunData.open(run_dir)`` loads the model (``Engine``), the encoded evaluation images (``latents.npz``) and,
+when a matching cache exists, the 2-D maps (``maps.npz``). Point images come from ``latents.npz`` when the run
+stored them, else from the data set named in ``config.json``, loaded once on first use.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.checkpoint import CheckpointError
+from core.inference import DEFAULT_RUN, Engine
+from core.latents import MAPS_FILE, Latents, load_latents
+from core.projection import LatentMaps, load_maps, maps_cache_key
+
+from explorer.imaging import to_uint8
+
+
+class RunOpenError(Exception):
+    """A folder that cannot be explored; the message is one line saying why."""
+
+
+class PointImages:
+    """uint8 image [H, W(, 3)] of each map point, from latents.npz or reloaded from the run's data set."""
+
+    def __init__(self, latents: Latents, data_config: dict):
+        self._stored = latents.images
+        self._split, self._index = latents.split, latents.index
+        self._data_config = data_config
+        self._splits = None
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        i = int(i)
+        if self._stored is not None:
+            return to_uint8(self._stored[i])
+        if self._splits is None:
+            from core.data import DataConfig, load_data
+
+            self._splits = load_data(DataConfig(**self._data_config))
+        from core.latents import SPLIT_NAMES
+
+        images, _ = getattr(self._splits, SPLIT_NAMES[int(self._split[i])]).get_batch(np.array([self._index[i]]))
+        return to_uint8(images[0])
+
+
+@dataclass
+class RunData:
+    run_dir: Path
+    engine: Engine
+    latents: Latents
+    maps: LatentMaps | None          # None until computed (no cache, or a cache for other latents)
+    seed: int = 0                    # the seed the maps are keyed with
+    images: PointImages = field(init=False)
+
+    def __post_init__(self):
+        self.images = PointImages(self.latents, self.engine.config.data)
+
+    @property
+    def maps_path(self) -> Path:
+        return self.run_dir / MAPS_FILE
+
+    @property
+    def label_spec(self):
+        return self.engine.label_spec
+
+    @classmethod
+    def open(cls, run_dir: str | Path | None = None) -> "RunData":
+        """Load a run (default: the embedded one); raises RunOpenError with a one-line message."""
+        run_dir = Path(run_dir) if run_dir is not None else DEFAULT_RUN
+        if run_dir == DEFAULT_RUN and not run_dir.is_dir():
+            raise RunOpenError(f"the embedded default run is missing ({run_dir}); pass a run folder made by train_cli.py")
+        try:
+            engine = Engine.from_run(run_dir)
+            latents = load_latents(run_dir)
+        except (CheckpointError, FileNotFoundError, ValueError) as e:
+            raise RunOpenError(str(e)) from None
+        if len(latents) == 0:
+            raise RunOpenError(f"{run_dir}: latents.npz holds no points")
+        if latents.z_c.shape[1] != engine.zc_dim or latents.z_style.shape[1] != engine.style_dim:
+            raise RunOpenError(f"{run_dir}: latents.npz does not match the model (z_c {latents.z_c.shape[1]} vs "
+                               f"{engine.zc_dim}, style {latents.z_style.shape[1]} vs {engine.style_dim})")
+        seed = int(engine.config.train.seed)
+        key = maps_cache_key(latents.z_c, latents.z_style, seed)
+        maps = load_maps(run_dir / MAPS_FILE, expected_key=key)
+        if maps is not None and len(maps.zc) != len(latents):
+            maps = None
+        return cls(run_dir=run_dir, engine=engine, latents=latents, maps=maps, seed=seed)

@@ -1,0 +1,109 @@
+"""Small shared widgets: a crisp image view for uint8 arrays, probability bars, and the label palette."""
+from __future__ import annotations
+
+import numpy as np
+from PyQt6.QtCore import QRectF, QSize, Qt
+from PyQt6.QtGui import QColor, QImage, QPainter
+from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+# tab10: ten distinguishable colours; more classes get evenly spaced hues.
+_TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def label_colours(n: int) -> list[QColor]:
+    if n <= len(_TAB10):
+        return [QColor(c) for c in _TAB10[:n]]
+    return [QColor.fromHsvF(i / n, 0.75, 0.85) for i in range(n)]
+
+
+def binary_colours() -> list[QColor]:
+    return [QColor("#8da0cb"), QColor("#e6550d")]  # attribute off, on
+
+
+def qimage(image: np.ndarray) -> QImage:
+    """uint8 [H, W] or [H, W, 3] -> QImage (a copy, so the array may change afterwards)."""
+    image = np.ascontiguousarray(image)
+    h, w = image.shape[:2]
+    if image.ndim == 2:
+        return QImage(image.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    return QImage(image.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class ImageView(QWidget):
+    """Shows a uint8 image scaled to fit, pixels kept crisp (nearest neighbour), with an optional frame colour."""
+
+    def __init__(self, side: int = 200, parent=None):
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self.array: np.ndarray | None = None
+        self.frame = QColor("#c8c8c8")
+        self._side = side
+        self.setMinimumSize(side // 2, side // 2)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._side, self._side)
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        self.array = None if image is None else np.array(image, copy=True)
+        self._image = None if image is None else qimage(image)
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#f4f4f4"))
+        if self._image is None:
+            return
+        w, h = self._image.width(), self._image.height()
+        scale = min(self.width() / w, self.height() / h)
+        tw, th = w * scale, h * scale
+        target = QRectF((self.width() - tw) / 2, (self.height() - th) / 2, tw, th)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        p.drawImage(target, self._image)
+        p.setPen(self.frame)
+        p.drawRect(target.adjusted(0, 0, -1, -1))
+
+
+class ProbBars(QWidget):
+    """Horizontal bars of q(y|z_c): one row per class (or attribute), name, bar and value."""
+
+    ROW = 14
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.names: list[str] = []
+        self.colours: list[QColor] = []
+        self.values = np.zeros(0)
+        self.multiclass = True
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def configure(self, names, colours, multiclass: bool) -> None:
+        self.names, self.colours, self.multiclass = list(names), list(colours), multiclass
+        self.values = np.zeros(len(self.names))
+        self.setFixedHeight(self.ROW * max(1, len(self.names)) + 4)
+        self.update()
+
+    def set_values(self, values) -> None:
+        self.values = np.asarray(values, dtype=float).reshape(-1)
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        fm = p.fontMetrics()
+        name_w = max([fm.horizontalAdvance(n) for n in self.names] + [10]) + 8
+        value_w = fm.horizontalAdvance("0.00") + 8
+        bar_w = max(10, self.width() - name_w - value_w)
+        best = int(np.argmax(self.values)) if len(self.values) else -1
+        for i, name in enumerate(self.names):
+            y = 2 + i * self.ROW
+            v = float(self.values[i]) if i < len(self.values) else 0.0
+            strong = (i == best) if self.multiclass else v > 0.5
+            font = p.font()
+            font.setBold(strong)
+            p.setFont(font)
+            p.setPen(QColor("#202020"))
+            p.drawText(QRectF(0, y, name_w - 6, self.ROW), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+            p.fillRect(QRectF(name_w, y + 3, bar_w, self.ROW - 6), QColor("#ececec"))
+            colour = self.colours[i] if self.multiclass and i < len(self.colours) else QColor("#e6550d" if v > 0.5 else "#8da0cb")
+            p.fillRect(QRectF(name_w, y + 3, bar_w * min(max(v, 0.0), 1.0), self.ROW - 6), colour)
+            p.drawText(QRectF(name_w + bar_w + 4, y, value_w, self.ROW), Qt.AlignmentFlag.AlignVCenter, f"{v:.2f}")

@@ -1,0 +1,73 @@
+"""Background work for the window: fitting the 2-D maps of a run without cached ones.
+
+``MapWorker`` is a QThread that starts the fit in a child process (``map_job.run_job``) and relays its
+progress as signals; ``cancel()`` kills the child, so the thread ends within a fraction of a second even in the
+middle of a UMAP fit. Widgets are only touched by the slots these signals reach, on the main thread.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queue_module
+
+import numpy as np
+from PyQt6.QtCore import QThread, pyqtSignal
+
+from core.projection import LatentMaps
+
+from explorer.map_job import run_job
+
+_POLL_S = 0.05
+
+
+class MapWorker(QThread):
+    progress = pyqtSignal(str, float)   # phase, fraction in [0, 1]
+    succeeded = pyqtSignal(object)      # LatentMaps
+    failed = pyqtSignal(str)            # one-line reason
+    cancelled = pyqtSignal()
+
+    def __init__(self, maps_path, z_c: np.ndarray, z_style: np.ndarray, seed: int, parent=None):
+        super().__init__(parent)
+        self._args = (str(maps_path), np.asarray(z_c), np.asarray(z_style), int(seed))
+        self._stop = False
+
+    def cancel(self) -> None:
+        self._stop = True
+
+    def run(self) -> None:
+        ctx = mp.get_context("spawn")  # a fresh interpreter: no Qt, no torch threads inherited
+        queue = ctx.Queue()
+        process = ctx.Process(target=run_job, args=(*self._args, queue), daemon=True)
+        process.start()
+        try:
+            self._relay(process, queue)
+        finally:
+            if process.is_alive():
+                process.terminate()
+                process.join(2.0)
+                if process.is_alive():
+                    process.kill()
+                    process.join(1.0)
+            queue.cancel_join_thread()
+            queue.close()
+
+    def _relay(self, process, queue) -> None:
+        while True:
+            if self._stop:
+                self.cancelled.emit()
+                return
+            try:
+                message = queue.get(timeout=_POLL_S)
+            except queue_module.Empty:
+                if not process.is_alive() and queue.empty():
+                    self.failed.emit(f"the map worker stopped unexpectedly (exit code {process.exitcode})")
+                    return
+                continue
+            kind = message[0]
+            if kind == "progress":
+                self.progress.emit(str(message[1]), float(message[2]))
+            elif kind == "done":
+                self.succeeded.emit(LatentMaps(zc=message[1], style=message[2], key=message[3]))
+                return
+            else:
+                self.failed.emit(str(message[1]))
+                return
