@@ -3,6 +3,7 @@
     python train_cli.py --dataset mnist5k --out runs/demo
     python train_cli.py --dataset fashion-mnist --data-dir /usr/share/datasets/fashion-mnist --num-labels 1000 --out runs/fm
     python train_cli.py --resume --out runs/demo
+    torchrun --standalone --nproc_per_node 2 train_cli.py --dataset mnist5k --out runs/ddp   (DDP; see README)
 
 The last line printed is a JSON summary. This module never imports Qt.
 """
@@ -13,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-SUBCOMMANDS = {}  # name -> (module, function): extra commands such as `study`, registered below
+SUBCOMMANDS = {"study": ("core.study.cli", "main")}  # name -> (module, function): extra commands such as `study`, registered below
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,11 +37,13 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     t = p.add_argument_group("training")
     t.add_argument("--out", required=True, help="run folder to write (or to continue with --resume)")
     t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--batch-size", type=int, default=None, help="default 64 (200 for celeba)")
+    t.add_argument("--batch-size", type=int, default=None, help="per process under torchrun (effective batch = this x processes); default 64 (200 for celeba)")
     t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3; 1e-4 for celeba)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     t.add_argument("--no-amp", action="store_true", help="no bfloat16 autocast on CUDA")
+    t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (default: all cores; 1 can be faster on a busy machine)")
+    t.add_argument("--limit-train", type=int, default=0, help="train on at most N labelled and N unlabelled images (quick smoke runs)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last complete epoch")
     t.add_argument("--map-points", type=int, default=10000, help="evaluation images given latents and 2-D maps")
     t.add_argument("--no-maps", action="store_true", help="skip the UMAP maps (the explorer computes them when opened)")
@@ -61,7 +64,8 @@ def config_from_args(args):
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size or (200 if args.dataset == "celeba" else 64),
                         lr=args.lr or (1e-4 if args.dataset == "celeba" else 1e-3), seed=args.seed,
                         device=args.device, amp=not args.no_amp, map_points=args.map_points,
-                        make_maps=not args.no_maps, make_figures=not args.no_figures)
+                        make_maps=not args.no_maps, make_figures=not args.no_figures, threads=args.threads,
+                        limit_train=args.limit_train)
     return RunConfig(model=model, objective=ObjectiveConfig(beta=args.beta, num_qyx_samples=args.qyx_samples),
                      train=train, data=data.to_json())
 
@@ -77,21 +81,32 @@ def train_main(argv: list[str]) -> int:
     _add_train_arguments(parser)
     args = parser.parse_args(argv)
 
+    from core import distributed
     from core.checkpoint import CheckpointError
     from core.data import DataError
     from core.run import RunError, train_run
     from core.trainer import TrainingDiverged
 
-    log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    try:
+        group = distributed.init_from_env()  # under torchrun: join the other processes; else one process
+    except (RuntimeError, ValueError) as e:
+        return _fail(f"cannot join the torchrun process group: {e}")
+    quiet = args.quiet or not group.is_main  # under torchrun only rank 0 reports; the others print only errors
+    log = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     try:
         cfg = config_from_args(args)
-        summary = train_run(Path(args.out), cfg, resume=args.resume, progress=not args.quiet, log=log,
-                            on_epoch=None if args.quiet else _print_epoch)
+        summary = train_run(Path(args.out), cfg, resume=args.resume, progress=not quiet, log=log,
+                            on_epoch=None if quiet else _print_epoch, group=group)
     except (DataError, CheckpointError, RunError, TrainingDiverged, ValueError) as e:
-        return _fail(str(e))
+        return _fail(str(e)) if distributed.reports_error(group, e) else 2
     except KeyboardInterrupt:
+        if not group.is_main:
+            return 2
         return _fail(f"interrupted; the last complete epoch is saved in {args.out} (continue with --resume)")
-    print(json.dumps(summary))
+    finally:
+        distributed.shutdown()
+    if group.is_main:
+        print(json.dumps(summary))
     return 0
 
 

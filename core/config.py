@@ -72,6 +72,8 @@ class TrainConfig:
     eval_limit: int = 5000      # validation images scored after each epoch (accuracy, loss curves)
     make_maps: bool = True      # fit UMAP maps at the end of training
     make_figures: bool = True
+    threads: int = 0            # CPU threads for torch (0: torch's default); 1 is fastest on a busy 2-core machine
+    limit_train: int = 0        # train on the first N labelled and N unlabelled images only (0: all); smoke runs
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

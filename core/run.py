@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from core import checkpoint as ckpt
+from core import distributed
 from core.config import RunConfig
 from core.data import DataConfig, DataSplits, load_data
 from core.device import pick_device
@@ -70,6 +71,9 @@ def prepare(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConf
         cfg.model.image_shape = tuple(splits.image_shape)
         cfg.model.__post_init__()
     _check_labels_match(cfg, splits)
+    if cfg.train.limit_train > 0:
+        splits.labelled = splits.labelled[: cfg.train.limit_train]
+        splits.unlabelled = splits.unlabelled[: cfg.train.limit_train]
     torch.manual_seed(cfg.train.seed)
     model = CCVAE(cfg.model, splits.label_prior)
     return cfg, splits, model
@@ -96,8 +100,10 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
         say("drawing figures")
         from core.run_figures import make_run_figures
 
-        n = min(64, len(splits.test))
-        x, y = splits.test.get_batch(np.arange(n))
+        # spread over the whole test split: its order may be grouped by class
+        picks = np.unique(np.linspace(0, len(splits.test) - 1, min(64, len(splits.test))).astype(np.int64))
+        picks = picks[np.random.default_rng(cfg.train.seed).permutation(len(picks))]
+        x, y = splits.test.get_batch(picks)
         make_run_figures(Engine(model, cfg, run_dir), x, y.numpy(), history, run_dir / "figures", seed=cfg.train.seed)
     train_seconds = sum(r.get("train_seconds", 0.0) for r in history)
     last = history[-1] if history else {}
@@ -113,22 +119,34 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
     return summary
 
 
+def _create_run_folder(run_dir: Path, cfg: RunConfig) -> None:
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    ckpt.save_config(run_dir, cfg)
+
+
 def train_run(run_dir: Path, cfg: RunConfig | None = None, *, resume: bool = False, progress: bool = True,
               log: Callable[[str], None] | None = None, group: ProcessGroup | None = None,
               wrap_model: Callable | None = None, on_epoch: Callable[[dict], None] | None = None) -> dict:
     """Train (or resume) the run in ``run_dir`` and write all its outputs; returns the summary."""
     group = group or ProcessGroup()
-    cfg, splits, model = prepare(run_dir, cfg, resume)
+    # every process checks the folder and loads the data before rank 0 writes anything; a failure stops all
+    cfg, splits, model = distributed.agree(group, lambda: prepare(run_dir, cfg, resume))
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
     device = pick_device(cfg.train.device)
-    if group.is_main:
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        ckpt.save_config(run_dir, cfg)
+    if group.world_size > 1:
+        device = distributed.process_device(device)
+        wrap_model = wrap_model or distributed.ddp_wrapper(device)
+    cfg.extra.update(distributed.scale_facts(cfg.train.batch_size, cfg.train.lr, group))
+    distributed.agree(group, lambda: group.is_main and _create_run_folder(run_dir, cfg))
     trainer = Trainer(run_dir, cfg, splits, model, device, group=group, progress=progress,
                       on_epoch=on_epoch, wrap_model=wrap_model)
     if resume and (Path(run_dir) / ckpt.CHECKPOINT_FILE).exists():
         done = trainer.resume()
         if log:
             log(f"resuming {run_dir} after epoch {done}")
+    if group.world_size > 1:  # the same initial model everywhere, then each process its own sampling noise
+        distributed.seed_process(cfg.train.seed, group.rank, trainer.start_epoch)
     trainer.fit()
     if not group.is_main:
         return {}

@@ -1,0 +1,177 @@
+"""Training, checkpoints and the command line, for real on small slices of the embedded digits."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core import checkpoint as ckpt
+from core.config import RunConfig, TrainConfig
+from core.data import DataConfig
+from core.run import RunError, load_history, prepare, train_run
+from core.trainer import Trainer, TrainingDiverged, batch_schedule
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def small_config(epochs=1, limit=96, **train) -> RunConfig:
+    settings = dict(epochs=epochs, batch_size=32, limit_train=limit, map_points=200, make_maps=False,
+                    make_figures=False, threads=1)
+    return RunConfig(train=TrainConfig(**{**settings, **train}),
+                     data=DataConfig(dataset="mnist5k", sup_frac=0.5).to_json())
+
+
+def state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_batch_schedule_spreads_labelled_batches():
+    s = batch_schedule(3, 9)
+    assert len(s) == 12 and sum(s) == 3
+    positions = [i for i, v in enumerate(s) if v]
+    assert positions[0] < 4 and positions[-1] > 7  # spread, not bunched at one end
+    assert batch_schedule(0, 4) == [False] * 4
+    assert batch_schedule(5, 0) == [True] * 5
+
+
+def test_training_changes_weights_and_evaluation_does_not(tmp_path):
+    cfg, splits, model = prepare(tmp_path / "run", small_config(), resume=False)
+    trainer = Trainer(tmp_path / "run", cfg, splits, model, torch.device("cpu"), progress=False)
+    before = state(model)
+    trainer.train_epoch(1)
+    after = state(model)
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert "encoder.head.weight" in changed and "decoder.stem.0.weight" in changed
+    assert "head.prior_loc" in changed and "head.classifier.weight" in changed
+    assert torch.equal(before["label_prior"], after["label_prior"])  # p(y) is data, never trained
+    from core.trainer import accuracy
+    accuracy(model, splits.val, np.arange(50))
+    assert all(torch.equal(v, state(model)[k]) for k, v in after.items())
+
+
+def test_run_folder_outputs_and_resume(tmp_path):
+    run = tmp_path / "run"
+    summary = train_run(run, small_config(epochs=1, make_figures=True), progress=False)
+    for name in ("config.json", "model.pt", "checkpoint.pt", "metrics.jsonl", "latents.npz", "summary.json"):
+        assert (run / name).is_file(), name
+    assert {"reconstructions.png", "generations.png", "interpolations.png", "label_swaps.png", "loss.png",
+            "accuracy.png"} <= {p.name for p in (run / "figures").glob("*.png")}
+    assert 0.0 <= summary["test_accuracy"] <= 1.0
+    record = load_history(run)[0]
+    for key in ("sup_loss", "unsup_loss", "sup_recon", "val_accuracy", "train_seconds", "images_per_second"):
+        assert key in record
+    # tensors only: loads with weights_only=True
+    assert "model" in torch.load(run / "model.pt", weights_only=True)
+    first = state(ckpt.load_run(run)[0])
+
+    cfg = small_config(epochs=2)
+    train_run(run, cfg, resume=True, progress=False)
+    history = load_history(run)
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert not torch.equal(first["encoder.head.weight"], ckpt.load_run(run)[0].state_dict()["encoder.head.weight"])
+
+
+def test_resume_drops_metrics_of_an_epoch_that_never_reached_a_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    train_run(run, small_config(epochs=1), progress=False)
+    with open(run / "metrics.jsonl", "a") as f:  # as if killed after logging epoch 2 but before its checkpoint
+        f.write(json.dumps({"epoch": 2, "sup_loss": 1.0}) + "\n")
+    cfg, splits, model = prepare(run, small_config(epochs=3), resume=True)
+    trainer = Trainer(run, cfg, splits, model, torch.device("cpu"), progress=False)
+    assert trainer.resume() == 1
+    assert [r["epoch"] for r in load_history(run)] == [1]
+
+
+def test_existing_run_is_never_overwritten(tmp_path):
+    run = tmp_path / "run"
+    train_run(run, small_config(epochs=1), progress=False)
+    before = (run / "model.pt").read_bytes()
+    with pytest.raises(RunError, match="already holds a run"):
+        train_run(run, small_config(epochs=1), progress=False)
+    assert (run / "model.pt").read_bytes() == before
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    train_run(run, small_config(epochs=1), progress=False)
+    good = (run / "checkpoint.pt").read_bytes()
+    cfg, splits, model = prepare(run, small_config(epochs=2), resume=True)
+    trainer = Trainer(run, cfg, splits, model, torch.device("cpu"), progress=False)
+    trainer.resume()
+    with torch.no_grad():
+        model.encoder.head.weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="last good checkpoint"):
+        trainer.fit()
+    assert (run / "checkpoint.pt").read_bytes() == good
+
+
+def test_foreign_corrupt_and_pickled_checkpoints_are_refused(tmp_path):
+    run = tmp_path / "run"
+    train_run(run, small_config(epochs=1), progress=False)
+    marker = tmp_path / "executed"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    torch.save({"format": "ccvae-explorer", "version": 1, "model": Payload()}, run / "model.pt")
+    with pytest.raises(ckpt.CheckpointError, match="pickled objects"):
+        ckpt.load_run(run)
+    assert not marker.exists()
+    (run / "model.pt").write_bytes(b"\x00not a checkpoint")
+    with pytest.raises(ckpt.CheckpointError, match="corrupt"):
+        ckpt.load_run(run)
+    torch.save({"weights": torch.zeros(3)}, run / "model.pt")
+    with pytest.raises(ckpt.CheckpointError, match="not a ccvae-explorer checkpoint"):
+        ckpt.load_run(run)
+    (run / "config.json").write_text("{ not json")
+    with pytest.raises(ckpt.CheckpointError, match="not valid JSON"):
+        ckpt.load_run(run)
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "file.pt"
+    ckpt.atomic_torch_save(target, {"format": "x", "a": torch.ones(2)})
+    before = target.read_bytes()
+
+    class Boom:
+        def __reduce__(self):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        ckpt.atomic_torch_save(target, {"a": Boom()})
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["file.pt"]  # no temporary left behind
+
+
+def run_cli(*args, timeout=240):
+    return subprocess.run([sys.executable, str(ROOT / "train_cli.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def test_cli_trains_and_prints_a_json_summary_last(tmp_path):
+    out = tmp_path / "cli_run"
+    proc = run_cli("--out", str(out), "--epochs", "1", "--limit-train", "64", "--no-maps", "--no-figures",
+                   "--threads", "1", "--quiet", "--sup-frac", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["epochs"] == 1 and "test_accuracy" in summary
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["data"]["sup_frac"] == 0.5 and cfg["model"]["label_spec"]["kind"] == "multiclass"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], "mnist"),
+    (["--dataset", "nosuch"], "unknown data set"),
+    (["--dataset", "folder", "--data-dir", "/nonexistent/folder"], "/nonexistent/folder"),
+    (["--zc-dim", "16"], "zc_dim"),
+    (["--resume"], "nothing to resume"),
+])
+def test_cli_bad_input_gives_one_line_error(tmp_path, args, message):
+    proc = run_cli("--out", str(tmp_path / "r"), "--quiet", *args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
