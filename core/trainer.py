@@ -19,8 +19,9 @@ import torch
 from core import checkpoint as ckpt
 from core.config import RunConfig
 from core.data import DataSplits, iterate_batches
+from core.distributed import ProcessGroup, all_finite, mean_over_processes
 from core.model import CCVAE
-from core.objective import supervised_loss, unsupervised_loss
+from core.objective import LossParts, supervised_loss, unsupervised_loss
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -29,16 +30,24 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-@dataclass
-class ProcessGroup:
-    """Which share of each epoch this process trains; one process unless launched by torchrun."""
+class LossModule(torch.nn.Module):
+    """The training losses as a module whose ``forward`` computes them, so DistributedDataParallel can wrap it
+    (DDP synchronises gradients only for work done inside its wrapper's forward). Used with one process too.
 
-    rank: int = 0
-    world_size: int = 1
+    forward(x [B, C, H, W], y [B] or [B, A] or None) -> LossParts: the labelled loss when y is given, else the
+    unlabelled one. The K-sample estimate of q(y|x) and the enumeration over labels stay per example.
+    """
 
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
+    def __init__(self, model: CCVAE, beta: float, k: int):
+        super().__init__()
+        self.model = model
+        self.beta = beta
+        self.k = k
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> LossParts:
+        if y is None:
+            return unsupervised_loss(self.model, x, self.beta)
+        return supervised_loss(self.model, x, y, self.beta, self.k)
 
 
 @dataclass
@@ -108,8 +117,9 @@ class Trainer:
         self.group = group or ProcessGroup()
         self.progress = progress
         self.on_epoch = on_epoch
-        # the object the losses run through (a DistributedDataParallel wrapper under torchrun)
-        self.train_module = wrap_model(self.model) if wrap_model else self.model
+        # the module the losses run through (wrapped in DistributedDataParallel under torchrun)
+        losses = LossModule(self.model, cfg.objective.beta, cfg.objective.num_qyx_samples)
+        self.train_module = wrap_model(losses) if wrap_model else losses
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr)
         self.start_epoch = 0
         self.use_amp = cfg.train.amp and device.type == "cuda"
@@ -153,16 +163,15 @@ class Trainer:
         return padded[self.group.rank::self.group.world_size]
 
     def _step(self, x: torch.Tensor, y: torch.Tensor | None):
-        beta, k = self.cfg.objective.beta, self.cfg.objective.num_qyx_samples
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.use_amp):
-            if y is None:
-                parts = unsupervised_loss(self.train_module, x, beta)
-            else:
-                parts = supervised_loss(self.train_module, x, y, beta, k)
-        if not torch.isfinite(parts.loss):
-            raise TrainingDiverged(
-                f"the loss became {float(parts.loss)} ({'labelled' if y is not None else 'unlabelled'} batch); "
+            parts = self.train_module(x, y)
+        if not all_finite(parts.loss, self.group):  # every process stops, or none
+            value = float(parts.loss) if not torch.isfinite(parts.loss) else "non-finite on another process"
+            error = TrainingDiverged(
+                f"the loss became {value} ({'labelled' if y is not None else 'unlabelled'} batch); "
                 f"training stopped, the last good checkpoint in {self.run_dir} is kept (try a lower --lr)")
+            error.on_every_rank = self.group.world_size > 1
+            raise error
         self.optimizer.zero_grad(set_to_none=True)
         parts.loss.backward()
         self.optimizer.step()
@@ -198,11 +207,12 @@ class Trainer:
             images += len(x)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{float(parts.loss):.1f}", refresh=False)
+                bar.set_postfix(loss=f"{float(parts.loss.detach()):.1f}", refresh=False)
         if bar is not None:
             bar.close()
         seconds = time.perf_counter() - start
         record = {key: value / counts[key.split("_")[0] + "_"] for key, value in sums.items()}
+        record = mean_over_processes(record, self.group)  # every process ran as many steps of equal size
         record.update(train_seconds=seconds, images_per_second=images * self.group.world_size / max(seconds, 1e-9))
         return record
 
