@@ -166,7 +166,8 @@ class Trainer:
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.use_amp):
             parts = self.train_module(x, y)
         if not all_finite(parts.loss, self.group):  # every process stops, or none
-            value = float(parts.loss) if not torch.isfinite(parts.loss) else "non-finite on another process"
+            loss = parts.loss.detach()
+            value = float(loss) if not torch.isfinite(loss) else "non-finite on another process"
             error = TrainingDiverged(
                 f"the loss became {value} ({'labelled' if y is not None else 'unlabelled'} batch); "
                 f"training stopped, the last good checkpoint in {self.run_dir} is kept (try a lower --lr)")
