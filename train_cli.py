@@ -30,7 +30,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--workers", type=int, default=0, help="DataLoader workers for file-backed data sets")
     m = p.add_argument_group("model")
     m.add_argument("--latent-dim", type=int, default=None, help="size of z = [z_c, style] (default 16; 45 for celeba)")
-    m.add_argument("--zc-dim", type=int, default=4, help="size of z_c for a multi-class label (binary: one per attribute)")
+    m.add_argument("--zc-dim", type=int, default=0, help="size of z_c for a multi-class label (default: one per class; binary: one per attribute)")
     m.add_argument("--likelihood", choices=("bernoulli", "laplace"), help="p(x|z) (default bernoulli for grey, laplace for RGB)")
     m.add_argument("--beta", type=float, default=1.0, help="weight of the latent terms (1 = the paper's objective)")
     m.add_argument("--qyx-samples", type=int, default=100, help="K samples in the estimate of q(y|x)")
@@ -59,7 +59,7 @@ def config_from_args(args):
     data = DataConfig(dataset=args.dataset, data_dir=args.data_dir, labels_csv=args.labels_csv,
                       image_size=args.image_size, channels=args.channels, sup_frac=args.sup_frac,
                       num_labels=args.num_labels, seed=args.seed, num_workers=args.workers)
-    model = ModelConfig(latent_dim=args.latent_dim or (45 if args.dataset == "celeba" else 16),
+    model = ModelConfig(label_spec=None, latent_dim=args.latent_dim or (45 if args.dataset == "celeba" else 16),
                         zc_dim=args.zc_dim, likelihood=args.likelihood or ("laplace" if rgb else "bernoulli"))
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size or (200 if args.dataset == "celeba" else 64),
                         lr=args.lr or (1e-4 if args.dataset == "celeba" else 1e-3), seed=args.seed,
