@@ -83,10 +83,14 @@ def _active(group: ProcessGroup) -> bool:
 
 
 def process_device(device: torch.device) -> torch.device:
-    """Under torchrun, "cuda" means this process's GPU (set from LOCAL_RANK): make the index explicit."""
-    if device.type == "cuda" and device.index is None:
-        return torch.device("cuda", torch.cuda.current_device())
-    return device
+    """Under torchrun each process trains on GPU number LOCAL_RANK (whatever --device names), or on the CPU."""
+    if device.type != "cuda":
+        return device
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if local_rank >= torch.cuda.device_count():
+        raise ValueError(f"process LOCAL_RANK={local_rank} has no GPU of its own ({torch.cuda.device_count()} "
+                         "visible): start at most one process per GPU (--nproc_per_node), or use --device cpu")
+    return torch.device("cuda", local_rank)
 
 
 def ddp_wrapper(device: torch.device) -> Callable[[nn.Module], nn.Module]:
