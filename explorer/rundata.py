@@ -77,6 +77,8 @@ class RunData:
             latents = load_latents(run_dir)
         except (CheckpointError, FileNotFoundError, ValueError) as e:
             raise RunOpenError(str(e)) from None
+        except Exception as e:  # e.g. torch.load failing in a way core does not translate yet
+            raise RunOpenError(f"{run_dir}: cannot load this run ({type(e).__name__}: {str(e)[:120]})") from None
         if len(latents) == 0:
             raise RunOpenError(f"{run_dir}: latents.npz holds no points")
         if latents.z_c.shape[1] != engine.zc_dim or latents.z_style.shape[1] != engine.style_dim:

@@ -34,11 +34,12 @@ class Intervention:
     positions: dict           # map name -> (x, y) where the result lands, or None without maps
 
 
-def class_stats(z_c: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of z_c [N, D] within each group (integer or boolean [N]): two [G, D] arrays.
-    A group with no points gets the overall statistics; spreads are floored so nothing divides by zero."""
+def class_stats(z_c: np.ndarray, groups: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of z_c [N, D] within each of ``count`` groups (integer or boolean [N]): two
+    [count, D] arrays. The groups are the classifier's verdicts, so a point moved to a group's statistics lands
+    where the classifier sees that class. A group with fewer than two points gets the overall statistics;
+    spreads are floored so nothing divides by zero."""
     groups = np.asarray(groups).astype(np.int64)
-    count = int(groups.max()) + 1 if len(groups) else 1
     loc = np.tile(z_c.mean(axis=0), (count, 1))
     scale = np.tile(z_c.std(axis=0), (count, 1))
     for g in range(count):
@@ -221,13 +222,13 @@ class ExplorerState(QObject):
     def swap(self, target: int, using: str = "prior") -> Intervention:
         """Multi-class: move A's z_c from its predicted class to ``target``, keeping its place in the class and
         its style. ``using="prior"``: the learned p(z_c|y) (the paper's swap); ``"data"``: the mean and spread of
-        the encoded points of each class (``class_stats``), which works even where the prior fits the
-        encoder's clusters poorly."""
+        the encoded points the classifier puts in each class (``class_stats``), which works even where the
+        learned prior fits the encoder's clusters poorly."""
         engine, lat = self.run.engine, self.run.latents
         z_c = torch.from_numpy(lat.z_c[self.a][None])
         source, target = int(engine.predict(z_c)[0]), int(target)
         if using == "data":
-            loc, scale = class_stats(lat.z_c, lat.labels)
+            loc, scale = class_stats(lat.z_c, lat.probs.argmax(axis=1), engine.label_spec.size)
             swapped = loc[target] + scale[target] * (lat.z_c[self.a] - loc[source]) / scale[source]
         else:
             swapped = engine.swap_label(z_c, source, target).cpu().numpy()
@@ -242,7 +243,7 @@ class ExplorerState(QObject):
         z_c = torch.from_numpy(lat.z_c[self.a][None])
         before = float(engine.classify(z_c)[0, attribute])
         if using == "data":
-            loc, scale = class_stats(lat.z_c[:, attribute:attribute + 1], lat.labels[:, attribute] > 0.5)
+            loc, scale = class_stats(lat.z_c[:, attribute:attribute + 1], lat.probs[:, attribute] > 0.5, 2)
             src, dst = int(before > 0.5), int(before <= 0.5)
             flipped = lat.z_c[self.a].copy()
             flipped[attribute] = loc[dst, 0] + scale[dst, 0] * (flipped[attribute] - loc[src, 0]) / scale[src, 0]

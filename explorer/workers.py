@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue as queue_module
+import weakref
 
 import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
@@ -24,9 +25,11 @@ class MapWorker(QThread):
     succeeded = pyqtSignal(object)      # LatentMaps
     failed = pyqtSignal(str)            # one-line reason
     cancelled = pyqtSignal()
+    live: "weakref.WeakSet[MapWorker]" = weakref.WeakSet()  # every worker alive, for tests to check none runs
 
     def __init__(self, maps_path, z_c: np.ndarray, z_style: np.ndarray, seed: int, parent=None):
         super().__init__(parent)
+        MapWorker.live.add(self)
         self._args = (str(maps_path), np.asarray(z_c), np.asarray(z_style), int(seed))
         self._stop = False
 

@@ -1,0 +1,378 @@
+"""The explorer's real widgets, offscreen, on a tiny real run (1 epoch on mnist5k, 300 map points).
+
+The session fixture trains the run without maps and lets a real MainWindow compute them in its background
+worker (the one real UMAP fit of these tests); later tests open the run with the maps cached.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PyQt6.QtCore import QPointF, Qt
+
+from explorer.main_window import MainWindow
+from explorer.rundata import RunData
+from explorer.workers import MapWorker
+
+MAP_POINTS = 300
+
+
+def _train_tiny(run_dir: Path) -> None:
+    from core.config import RunConfig, TrainConfig
+    from core.run import train_run
+
+    cfg = RunConfig(train=TrainConfig(epochs=1, map_points=MAP_POINTS, make_maps=False, make_figures=False,
+                                      eval_limit=200, device="cpu"), data={"dataset": "mnist5k"})
+    train_run(run_dir, cfg, progress=False)
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory, qapp):
+    """{'mapped': run with maps computed by the window's worker, 'bare': a copy without maps, 'progress': [...]}"""
+    root = tmp_path_factory.mktemp("explorer_runs")
+    mapped, bare = root / "tiny", root / "tiny_no_maps"
+    _train_tiny(mapped)
+    shutil.copytree(mapped, bare)
+    window = MainWindow()
+    progress: list[tuple[str, float]] = []
+    window.show_run(RunData.open(mapped))
+    assert window.worker is not None and not window.is_ready
+    assert window.progress.isVisibleTo(window)
+    window.worker.progress.connect(lambda phase, frac: progress.append((phase, frac)))
+    deadline = time.monotonic() + 240
+    while not window.is_ready and time.monotonic() < deadline:
+        qapp.processEvents()
+        time.sleep(0.02)
+    ready = window.is_ready
+    window.close()
+    assert ready, "the map worker did not finish in 240 s"
+    return {"mapped": mapped, "bare": bare, "progress": progress}
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running():
+    yield
+    running = [w for w in list(MapWorker.live) if w.isRunning()]
+    for w in running:
+        w.cancel()
+        w.wait(5000)
+    assert not running, f"{len(running)} map worker thread(s) left running"
+
+
+@pytest.fixture
+def window(qtbot, runs):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1600, 1000)
+    win.show_run(RunData.open(runs["mapped"]))
+    win.show()
+    qtbot.waitExposed(win)
+    assert win.is_ready
+    return win
+
+
+def scene_point(view, xy) -> QPointF:
+    return view.view.mapViewToScene(QPointF(float(xy[0]), float(xy[1])))
+
+
+def widget_point(view, xy):
+    return view.mapFromScene(scene_point(view, xy))
+
+
+def isolated(points: np.ndarray, rank: int = 0) -> int:
+    """Index of the point with the rank-th largest distance to its nearest neighbour (easy to hit with a mouse)."""
+    from scipy.spatial import cKDTree
+
+    dist, _ = cKDTree(points).query(points, k=2)
+    return int(np.argsort(-dist[:, 1])[rank])
+
+
+# ---------------------------------------------------------------------------------------------- loading and maps
+def test_worker_computed_and_cached_maps(runs):
+    assert (runs["mapped"] / "maps.npz").is_file()
+    assert runs["progress"], "the worker reported no progress"
+    assert runs["progress"][-1][1] == pytest.approx(1.0)
+    run = RunData.open(runs["mapped"])
+    assert run.maps is not None and run.maps.zc.shape == (MAP_POINTS, 2)
+    assert RunData.open(runs["bare"]).maps is None
+
+
+def test_loading_a_run_populates_both_maps_and_panels(window):
+    s = window.state
+    for name, view in window.maps.items():
+        assert len(view.scatter.data) == MAP_POINTS
+        np.testing.assert_allclose(np.c_[view.scatter.data["x"], view.scatter.data["y"]], s.map_points(name))
+        assert len(view.legend.items) == 10
+        assert view.handle.isVisible()
+    assert s.a == 0
+    np.testing.assert_array_equal(window.image_panel.decoded.array, s.image)
+    assert s.image.shape == (28, 28) and s.image.std() > 5
+    assert window.image_panel.decoded_probs.values.sum() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_hover_highlights_the_point_on_both_maps_and_shows_it(window, qtbot):
+    s, zc_view = window.state, window.maps["zc"]
+    i = isolated(s.map_points("zc"))
+    qtbot.mouseMove(zc_view.viewport(), widget_point(zc_view, s.map_points("zc")[i]))
+    qtbot.waitUntil(lambda: s.hover == i, timeout=2000)
+    for name, view in window.maps.items():
+        np.testing.assert_allclose([view.hover_item.data["x"][0], view.hover_item.data["y"][0]], s.map_points(name)[i])
+    np.testing.assert_array_equal(window.image_panel.point_image.array, s.run.images[i])
+    assert f"#{i}" in window.image_panel.point_info.text()
+    np.testing.assert_allclose(window.image_panel.point_probs.values, s.run.latents.probs[i])
+
+
+def test_click_selects_a_and_shift_click_selects_b(window, qtbot):
+    s, view = window.state, window.maps["style"]
+    a, b = isolated(s.map_points("style"), 0), isolated(s.map_points("style"), 1)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=widget_point(view, s.map_points("style")[a]))
+    qtbot.waitUntil(lambda: s.a == a, timeout=2000)
+    np.testing.assert_allclose(s.z_c, s.run.latents.z_c[a])
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                     pos=widget_point(view, s.map_points("style")[b]))
+    qtbot.waitUntil(lambda: s.b == b, timeout=2000)
+    assert s.a == a
+    for name, v in window.maps.items():  # both maps ring A and B
+        assert len(v.selection_item.data) == 2
+        np.testing.assert_allclose([v.selection_item.data["x"][1], v.selection_item.data["y"][1]], s.map_points(name)[b])
+
+
+# ---------------------------------------------------------------------------------------------- drag to decode
+def test_dragging_the_zc_handle_decodes_live_and_holds_the_style(window, qtbot):
+    s, view = window.state, window.maps["zc"]
+    before_image, style = s.image.copy(), s.z_style.copy()
+    style_handle = window.maps["style"].handle.pos()
+    target = s.map_points("zc")[s.run.latents.labels != s.run.latents.labels[s.a]][0]
+    images = []
+    s.latentChanged.connect(lambda src: images.append(s.image.copy()) if src == "zc" else None)
+    start = np.array([view.handle.pos().x(), view.handle.pos().y()])
+    for t in np.linspace(0, 1, 12)[1:]:  # a drag: many small moves of the handle
+        view.handle.setPos(*(start + t * (target - start)))
+        qtbot.wait(1)
+    assert len(images) == 11
+    assert np.abs(s.image.astype(int) - before_image.astype(int)).mean() > 5
+    np.testing.assert_array_equal(window.image_panel.decoded.array, s.image)
+    np.testing.assert_allclose(s.z_c, s.inverse["zc"](target), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(s.z_style, style)
+    assert window.maps["style"].handle.pos() == style_handle
+
+
+def test_a_real_mouse_drag_moves_through_style_space(window, qtbot):
+    s, view = window.state, window.maps["style"]
+    z_c, before = s.z_c.copy(), s.image.copy()
+    start = widget_point(view, s.positions["style"])
+    goal = widget_point(view, s.map_points("style")[int(np.argmax(np.linalg.norm(s.map_points("style") - s.positions["style"], axis=1)))])
+    vp = view.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
+    for t in np.linspace(0, 1, 8)[1:]:
+        p = start + (goal - start) * t
+        from PyQt6.QtGui import QMouseEvent
+        from PyQt6.QtWidgets import QApplication
+        ev = QMouseEvent(QMouseEvent.Type.MouseMove, QPointF(p), QPointF(vp.mapToGlobal(p)), Qt.MouseButton.NoButton,
+                         Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(vp, ev)
+        qtbot.wait(5)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=goal)
+    moved = np.array([view.handle.pos().x(), view.handle.pos().y()])
+    goal_xy = view.view.mapSceneToView(view.mapToScene(goal))
+    assert np.linalg.norm(moved - [goal_xy.x(), goal_xy.y()]) < 0.05 * np.ptp(s.map_points("style"))
+    np.testing.assert_allclose(s.z_style, s.inverse["style"](moved), rtol=1e-5, atol=1e-5)
+    assert not np.array_equal(s.image, before)
+    np.testing.assert_array_equal(s.z_c, z_c)  # z_c held while the style moves
+
+
+# ---------------------------------------------------------------------------------------------- interventions
+def test_swap_moves_the_classifier_to_the_target_and_marks_both_maps(window):
+    s, panel = window.state, window.swap_panel
+    labels = s.run.latents.labels
+    panel.using.setCurrentIndex(1)  # class statistics of the encoded points
+    hits, tries = 0, 0
+    for i in range(0, MAP_POINTS, 15):
+        target = (int(labels[i]) + 3) % 10
+        s.select(i)
+        panel.target.setCurrentIndex(target)
+        panel.swap_button.click()
+        hits += int(np.argmax(s.intervention.probs)) == target
+        tries += 1
+    assert hits >= 0.7 * tries, f"only {hits}/{tries} swaps reached their target class"
+    r = s.intervention
+    np.testing.assert_array_equal(r.z_style, s.run.latents.z_style[s.a])  # style kept
+    np.testing.assert_array_equal(panel.result.array, r.image)
+    np.testing.assert_array_equal(panel.original.array, s.run.images[s.a])
+    for name, view in window.maps.items():
+        np.testing.assert_allclose([view.intervention_item.data["x"][0], view.intervention_item.data["y"][0]], r.positions[name])
+    assert s.run.label_spec.names[int(np.argmax(r.probs))] in panel.verdict.text()
+
+
+def test_swap_with_the_learned_prior_follows_the_papers_formula(window):
+    s, engine = window.state, window.state.run.engine
+    s.select(3)
+    window.swap_panel.using.setCurrentIndex(0)
+    window.swap_panel.target.setCurrentIndex(5)
+    window.swap_panel.swap_button.click()
+    z_c = torch.from_numpy(s.run.latents.z_c[3][None])
+    expected = engine.swap_label(z_c, engine.predict(z_c), 5)[0].numpy()
+    np.testing.assert_allclose(s.intervention.z_c, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_transfer_takes_z_c_of_b_and_style_of_a(window):
+    s = window.state
+    s.select(5)
+    s.select(9, "b")
+    assert window.swap_panel.transfer_button.isEnabled()
+    window.swap_panel.transfer_button.click()
+    r = s.intervention
+    np.testing.assert_array_equal(r.z_c, s.run.latents.z_c[9])
+    np.testing.assert_array_equal(r.z_style, s.run.latents.z_style[5])
+    assert window.swap_panel.other_box.isVisibleTo(window.swap_panel)
+
+
+# ---------------------------------------------------------------------------------------------- animation and exports
+def _pick_ab(s):
+    labels = s.run.latents.labels
+    a = 0
+    b = int(np.flatnonzero(labels != labels[a])[0])
+    s.select(a)
+    s.select(b, "b")
+    return a, b
+
+
+def test_animation_plays_the_expected_frames_on_both_maps(window, qtbot):
+    s, panel = window.state, window.animation_panel
+    a, b = _pick_ab(s)
+    panel.steps.setValue(6)
+    panel.speed.setValue(60)
+    shown, handles = [], []
+    s.latentChanged.connect(lambda src: (shown.append(s.image.copy()),
+                                         handles.append(window.maps["zc"].handle.pos())) if src == "animation" else None)
+    panel.play_button.click()
+    qtbot.waitUntil(lambda: len(shown) >= 7, timeout=5000)
+    panel.play_button.click()
+    assert not panel.timer.isActive()
+    path = panel.path
+    expected = s.decode(*s.run.engine.interpolate((s.run.latents.z_c[a], s.run.latents.z_style[a]),
+                                                  (s.run.latents.z_c[b], s.run.latents.z_style[b]), steps=6))[0]
+    np.testing.assert_array_equal(path["images"], expected)
+    for t in range(6):
+        np.testing.assert_array_equal(shown[t], expected[t])
+    np.testing.assert_array_equal(shown[6], expected[0])  # it loops
+    assert handles[0] != handles[5]  # the moving point moved on the map
+    assert s.path is not None and s.path["zc"].shape == (6, 2)
+
+
+def test_style_only_interpolation_keeps_z_c(window):
+    s, panel = window.state, window.animation_panel
+    a, _ = _pick_ab(s)
+    panel.mode.setCurrentIndex(2)
+    panel.steps.setValue(5)
+    path = panel.ensure_path()
+    np.testing.assert_array_equal(path["z_c"], np.repeat(s.run.latents.z_c[a][None], 5, axis=0))
+    assert not np.allclose(path["z_style"][0], path["z_style"][-1])
+
+
+def test_gif_and_png_strip_exports(window, tmp_path):
+    s, panel = window.state, window.animation_panel
+    _pick_ab(s)
+    panel.steps.setValue(8)
+    panel.export_gif(tmp_path / "a.gif")
+    panel.export_strip(tmp_path / "a.png")
+    with Image.open(tmp_path / "a.gif") as gif:
+        assert gif.n_frames == 8 and gif.size == (28 * 4, 28 * 4)
+        assert gif.info.get("loop") == 0
+    with Image.open(tmp_path / "a.png") as strip:
+        assert strip.size == (8 * 56 + 7 * 4, 56)
+        pixels = np.asarray(strip)
+    np.testing.assert_array_equal(pixels[::2, :56:2], panel.path["images"][0])
+
+
+def test_latent_walk_grid(window):
+    s, panel = window.state, window.walk_panel
+    s.select(11)
+    panel.steps.setValue(7)
+    panel.refresh()
+    assert panel.grid.shape == (s.run.engine.zc_dim, 7, 28, 28)
+    for row in panel.grid:  # each row changes along the walk
+        assert np.abs(row[0].astype(int) - row[-1].astype(int)).mean() > 1
+    assert panel.view.rows == [f"z_c[{d}]" for d in range(s.run.engine.zc_dim)]
+
+
+def test_map_export_at_a_chosen_width(window, tmp_path):
+    from explorer.export import export_plot, grab_widget
+
+    export_plot(window.maps["zc"], tmp_path / "zc.png", width=900)
+    grab_widget(window, tmp_path / "win.png")
+    with Image.open(tmp_path / "zc.png") as im:
+        assert im.size[0] == 900
+        assert len(np.unique(np.asarray(im.convert("RGB")).reshape(-1, 3), axis=0)) > 12
+    with Image.open(tmp_path / "win.png") as im:
+        assert im.size == (1600, 1000)
+
+
+# ---------------------------------------------------------------------------------------------- workers and errors
+def test_closing_the_window_cancels_a_running_map_fit(qtbot, runs, tmp_path):
+    bare = tmp_path / "bare"
+    shutil.copytree(runs["bare"], bare)
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show_run(RunData.open(bare))
+    worker = win.worker
+    assert worker is not None and worker.isRunning()
+    qtbot.wait(300)
+    cancelled = []
+    worker.cancelled.connect(lambda: cancelled.append(True))
+    t0 = time.monotonic()
+    win.close()
+    assert time.monotonic() - t0 < 5
+    assert not worker.isRunning()
+    qtbot.waitUntil(lambda: bool(cancelled), timeout=1000)
+    assert not (bare / "maps.npz").exists()
+
+
+def test_opening_a_folder_that_is_not_a_run_keeps_the_current_run(window, tmp_path):
+    errors = []
+    window.report_error = errors.append
+    run_before = window.state.run
+    assert not window.open_run(tmp_path)
+    assert window.open_run(tmp_path / "missing") is False
+    assert len(errors) == 2 and "not a run folder" in errors[0] and "\n" not in errors[0]
+    assert window.state.run is run_before
+
+
+def test_headless_screenshot_writes_a_real_picture(runs, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "shot.png"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "explorer", str(runs["mapped"]), "--screenshot", str(out)],
+                          cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    with Image.open(out) as im:
+        assert im.size == (1600, 1000)
+        colours = np.unique(np.asarray(im.convert("RGB")).reshape(-1, 3), axis=0)
+    assert len(colours) > 500
+
+
+@pytest.mark.parametrize("problem", ["not_a_run", "corrupt_checkpoint", "missing_latents"])
+def test_bad_runs_end_with_one_error_line(problem, runs, tmp_path, capsys):
+    from explorer.app import main
+
+    run = tmp_path / "run"
+    if problem != "not_a_run":
+        shutil.copytree(runs["mapped"], run)
+    else:
+        run.mkdir()
+    if problem == "corrupt_checkpoint":
+        (run / "model.pt").write_bytes(b"this is not a checkpoint")
+    if problem == "missing_latents":
+        (run / "latents.npz").unlink()
+    assert main([str(run), "--screenshot", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert not (tmp_path / "x.png").exists()
