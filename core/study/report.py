@@ -1,0 +1,149 @@
+"""The study's report: ``report.md`` (headline table, definitions, figures), ``report.json`` and ``report.csv``."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from core import checkpoint as ckpt
+from core.data import DataSplits
+from core.judge import Judge
+from core.study.grid import Cell, StudyConfig
+
+# (key, header in report.md and report.csv) for the headline table
+COLUMNS = [
+    ("cell", "cell"), ("beta", "beta"), ("latent_dim", "latent"), ("sup_frac", "sup frac"),
+    ("test_acc", "test acc"), ("recon_nll", "recon -log p(x|z)"), ("recon_mse", "recon MSE"),
+    ("cond_gen_acc", "cond-gen acc"), ("swap_success", "swap success"), ("style_share", "style kept (share)"),
+    ("style_ratio", "style ratio"), ("locality", "locality"), ("train_seconds", "train s"),
+]
+# the measures that are shares in [0, 1], for the bar chart
+CHART_COLUMNS = [("test_acc", "test acc\n(q(y|z_c))"), ("cond_gen_acc", "cond-gen\nacc"),
+                 ("swap_success", "swap\nsuccess"), ("style_share", "style kept\n(share)"),
+                 ("locality", "locality")]
+
+DEFINITIONS = """\
+- **test acc**: accuracy of the CCVAE's own classifier q(y|z_c) at the encoder mean, on the test split.
+- **recon -log p(x|z)**: mean over test images of -log p(x|z) at the encoder mean, summed over pixels (nats per
+  image; Bernoulli: cross-entropy with grey levels as soft targets). **recon MSE**: mean squared pixel error.
+- **cond-gen acc**: for each label y, z_c ~ p(z_c|y) and style ~ N(0, I) decoded; share the judge calls y
+  (mean over labels). Does the conditional prior alone make pictures of y?
+- **swap success**: every test image's z_c moved from p(z_c|y) to p(z_c|y') for every other label y' (y = the
+  CCVAE's prediction), style kept; share the judge calls y'. Does editing z_c change what the picture shows?
+- **style kept (share)**: each test image is swapped to a random other label y'; the result is compared, in the
+  judge's feature layer, with the typical y' (mean of p(z_c|y')) drawn in the image's own style and in a random
+  other image's style. Share of images closer to their own style's drawing (0.5 = chance, 1 = style always
+  kept). **style ratio**: mean own-style distance / mean other-style distance (1 = nothing kept, lower = better).
+  A model that puts everything in z_c scores about 0.5 / 1.0 here even if its swaps succeed.
+- **locality**: each test image keeps its z_c and takes a random other image's style; share of images whose
+  judged class does not change. 1 = the label lives in z_c only. Read it with *style kept*: a decoder that
+  ignores the style is perfectly local and keeps no style.
+- **train s**: seconds spent in training epochs (evaluation, figures and measures not included).
+"""
+
+
+def _fmt(value, key: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
+    if key in ("cell",):
+        return str(value)
+    if key in ("beta", "sup_frac"):
+        return f"{value:g}"
+    if key in ("latent_dim",):
+        return str(int(value))
+    if key == "train_seconds":
+        return f"{value:.0f}"
+    if key == "recon_nll":
+        return f"{value:.1f}"
+    if key == "recon_mse":
+        return f"{value:.4f}"
+    return f"{value:.3f}"
+
+
+def markdown_table(rows: list[dict], columns=COLUMNS) -> str:
+    lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(_fmt(row.get(k), k) for k, _ in columns) + " |")
+    return "\n".join(lines)
+
+
+def _csv_text(rows: list[dict]) -> str:
+    keys = [k for k, _ in COLUMNS] + sorted({k for r in rows for k in r if k not in dict(COLUMNS) and k != "details"})
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in keys})
+    return buf.getvalue()
+
+
+def _hms(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def write_report(out: Path, study: StudyConfig, cells: list[Cell], rows: list[dict], judge: Judge,
+                 splits: DataSplits, device, wall_seconds: float, trained: int) -> dict:
+    from core.inference import Engine
+    from core.run import load_history
+    from core.study.figures import make_study_figures
+
+    out = Path(out)
+    with_sup = len(study.sup_fracs) > 1
+    names = [c.label(with_sup) for c in cells]
+    engines = [Engine.from_run(c.run_dir(out), device=str(device)) for c in cells]
+    histories = [load_history(c.run_dir(out)) for c in cells]
+    from core.study.runner import test_subset
+
+    x, y = splits.test.get_batch(test_subset(len(splits.test), 500, study.seed))
+    figures = make_study_figures(out / "figures", engines, names, histories, x, y, rows, CHART_COLUMNS,
+                                 judge.test_accuracy, seed=study.seed)
+    skipped = next((r["skipped"] for r in rows if r.get("skipped")), None)
+    report = {
+        "format": "ccvae-explorer-study", "dataset": study.data.get("dataset"), "study": study.to_json(),
+        "judge": {k: judge.info.get(k) for k in ("test_accuracy", "val_accuracy", "epochs_run", "key")},
+        "measure_images": min(study.measure_images, len(splits.test)), "cells_trained_now": trained,
+        "wall_seconds": round(wall_seconds, 1), "rows": rows, "skipped": skipped,
+        "figures": [str(p.relative_to(out)) for p in figures],
+    }
+    ckpt.atomic_write_json(out / "report.json", report)
+    ckpt.atomic_write_bytes(out / "report.csv", _csv_text(rows).encode())
+    ckpt.atomic_write_bytes(out / "report.md", _markdown(report, rows).encode())
+    return report
+
+
+def _markdown(report: dict, rows: list[dict]) -> str:
+    study = report["study"]
+    data = ", ".join(f"{k}={v}" for k, v in study["data"].items() if v not in (None, 0) or k == "seed")
+    lines = [
+        f"# CCVAE study on {report['dataset']}", "",
+        f"Grid: beta in {{{', '.join(f'{b:g}' for b in study['betas'])}}} x latent size in "
+        f"{{{', '.join(str(d) for d in study['latent_dims'])}}} x labelled fraction in "
+        f"{{{', '.join(f'{f:g}' for f in study['sup_fracs'])}}}; z_c size {study['zc_dim']}, {study['epochs']} "
+        f"epochs, batch {study['batch_size']}, lr {study['lr']:g}, seed {study['seed']}. Data: {data}.", "",
+        f"Judge (independent CNN trained on every training label): test accuracy "
+        f"**{report['judge']['test_accuracy']:.4f}**. Measures use {report['measure_images']} test images "
+        f"(a fixed random choice).", "",
+        f"This invocation trained {report['cells_trained_now']} cell(s) and took {_hms(report['wall_seconds'])} "
+        f"(h:mm:ss) in all.", "",
+        markdown_table(rows), "",
+    ]
+    if report.get("skipped"):
+        lines += [f"**Note:** {report['skipped']}.", ""]
+    lines += ["## What the columns measure", "", DEFINITIONS, "## Figures", ""]
+    titles = {"reconstructions": "Reconstructions", "generations": "Conditional generations per label",
+              "label_swaps": "Label swaps", "interpolations": "Interpolations (whole latent)",
+              "interpolations_zc": "Interpolations (z_c only)", "accuracy": "Validation accuracy",
+              "loss_train": "Training loss", "loss_val": "Validation loss", "measures": "Measures"}
+    for rel in report["figures"]:
+        stem = Path(rel).stem
+        lines += [f"### {titles.get(stem, stem)}", "", f"![{stem}]({rel})", ""]
+    lines += ["Data: `report.json` (all values and per-label details), `report.csv` (one row per cell). Each cell "
+              "is an ordinary run folder under `cells/` (open it in the explorer).", ""]
+    return "\n".join(lines)

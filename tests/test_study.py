@@ -1,0 +1,159 @@
+"""The study end to end on a tiny grid (2 cells, 1 epoch, 90 images), its resume, its progress lines and its
+command line."""
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import train_cli
+from core import checkpoint as ckpt
+from core.study import StudyConfig, StudyError, run_study
+from core.study.cli import main as study_main
+from core.study.grid import Cell
+from core.study.runner import GridProgress, _cell_state
+
+
+@pytest.fixture(scope="module")
+def digits_folder(tmp_path_factory):
+    """30 mnist5k digits of each of the classes 0, 1 and 2 as PNG files with a labels.csv."""
+    folder = tmp_path_factory.mktemp("digits")
+    with np.load("assets/mnist5k.npz") as archive:
+        images, labels = archive["images"], archive["labels"]
+    rows = []
+    for cls in (0, 1, 2):
+        for j, i in enumerate(np.flatnonzero(labels == cls)[:30]):
+            name = f"d{cls}_{j}.png"
+            Image.fromarray(images[i]).save(folder / name)
+            rows.append(f"{name},{cls}")
+    (folder / "labels.csv").write_text("file,digit\n" + "\n".join(rows) + "\n")
+    return folder
+
+
+def tiny_study(folder, **changes):
+    settings = dict(data={"dataset": "folder", "data_dir": str(folder)}, betas=(0.5, 1.0), latent_dims=(8,),
+                    zc_dim=2, epochs=1, batch_size=16, num_qyx_samples=10, device="cpu", make_figures=False,
+                    measure_images=9, gen_per_label=5, judge_epochs=1)
+    settings.update(changes)
+    return StudyConfig(**settings)
+
+
+@pytest.fixture(scope="module")
+def finished(digits_folder, tmp_path_factory):
+    from core.run import train_run
+
+    out = tmp_path_factory.mktemp("study")
+    calls, lines = [], []
+
+    def counting_train(run_dir, cfg, **kw):
+        calls.append((run_dir.name, kw["resume"]))
+        return train_run(run_dir, cfg, **kw)
+
+    report = run_study(out, tiny_study(digits_folder), log=lines.append, train=counting_train)
+    return out, report, calls, lines
+
+
+def test_tiny_grid_writes_cells_report_and_figures(finished):
+    out, report, calls, lines = finished
+    assert sorted(calls) == [("beta0.5_z8_sup1", False), ("beta1_z8_sup1", False)]
+    for name in ("beta0.5_z8_sup1", "beta1_z8_sup1"):  # ordinary run folders
+        for f in ("config.json", "model.pt", "summary.json", "metrics.jsonl", "measures.json"):
+            assert (out / "cells" / name / f).is_file(), f
+    assert (out / "judge" / "judge.pt").is_file() and (out / "judge" / "judge.json").is_file()
+    rows = json.loads((out / "report.json").read_text())["rows"]
+    assert [r["cell"] for r in rows] == ["beta0.5_z8_sup1", "beta1_z8_sup1"]
+    for r in rows:
+        for key in ("test_acc", "cond_gen_acc", "swap_success", "style_share", "style_pixel_share", "locality"):
+            assert 0.0 <= r[key] <= 1.0, key
+        assert r["recon_nll"] > 0 and r["train_seconds"] > 0
+    with open(out / "report.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [t["cell"] for t in table] == ["beta0.5_z8_sup1", "beta1_z8_sup1"] and "swap_success" in table[0]
+    md = (out / "report.md").read_text()
+    assert "| beta0.5_z8_sup1 | 0.5 | 8 |" in md and "Judge" in md
+    for fig in ("reconstructions", "generations", "interpolations", "interpolations_zc", "label_swaps", "accuracy",
+                "loss_train", "loss_val", "measures"):
+        assert (out / "figures" / f"{fig}.png").stat().st_size > 1000, fig
+        assert f"(figures/{fig}.png)" in md
+    epoch_lines = [ln for ln in lines if ln.startswith("cell") and " epoch " in ln]
+    assert epoch_lines[0].startswith("cell 1/2 (beta=0.5, latent=8)  epoch 1/1") and "ETA " in epoch_lines[0]
+
+
+def test_second_invocation_does_not_retrain(finished, digits_folder):
+    out, _, _, _ = finished
+    models = sorted((out / "cells").glob("*/model.pt"))
+    before = [p.stat().st_mtime_ns for p in models]
+    measures_before = [p.stat().st_mtime_ns for p in sorted((out / "cells").glob("*/measures.json"))]
+    lines = []
+    report = run_study(out, tiny_study(digits_folder), log=lines.append,
+                       train=lambda *a, **k: pytest.fail("a finished cell was retrained"))
+    assert [p.stat().st_mtime_ns for p in models] == before
+    assert [p.stat().st_mtime_ns for p in sorted((out / "cells").glob("*/measures.json"))] == measures_before
+    assert sum(ln.startswith("cell") and "already trained" in ln for ln in lines) == 2 and len(report["rows"]) == 2
+    assert report["cells_trained_now"] == 0
+
+
+def test_more_epochs_or_other_settings(finished, digits_folder):
+    out, _, _, _ = finished
+    cell = Cell(0.5, 8, 1.0)
+    assert _cell_state(cell.run_dir(out), 1) == "done"
+    assert _cell_state(cell.run_dir(out), 2) == "partial"  # asking for more epochs resumes the cell
+    assert _cell_state(out / "cells" / "nothing", 1) == "new"
+    with pytest.raises(StudyError, match="other settings .*lr"):
+        run_study(out, tiny_study(digits_folder, lr=0.5), train=lambda *a, **k: pytest.fail("trained"))
+
+
+def test_progress_line_and_eta():
+    lines = []
+    p = GridProgress(total_cells=3, epochs=2, print_line=lines.append)
+    p.start_cell(1, Cell(0.05, 16, 1.0), False, epochs_left_after=4)
+    p.on_epoch({"epoch": 1, "sup_loss": 120.5, "val_accuracy": 0.9})
+    assert lines[0].startswith("cell 1/3 (beta=0.05, latent=16)  epoch 1/2  loss 120.5  val acc 0.9")
+    assert lines[0].endswith("ETA 00:01")  # no epoch timed before this one; 3 cells x 10 s overhead guessed
+    p.epoch_seconds = [600.0]  # ten minutes an epoch: 1 + 4 epochs left, plus 3 cells' overhead
+    assert p.eta(1, 3) == pytest.approx(600 * 5 + 10 * 3)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--betas", "-1"], "beta must be a positive number"),
+    (["--dataset", "imagenet"], "unknown data set 'imagenet'"),
+    (["--latent-dims", "4"], "latent size 4 leaves no style"),
+    (["--sup-fracs", "1.5"], "labelled fraction must be in (0, 1]"),
+    (["--epochs", "0"], "epochs must be at least 1"),
+    (["--betas", "x"], "invalid float value"),
+])
+def test_bad_input_is_one_line_and_nonzero(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) if "x" in argv else _no_raise():
+        code = train_cli.main(["study", "--out", str(tmp_path / "s"), *argv])
+        assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "s" / "cells").exists()
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_missing_data_folder_is_one_line(tmp_path, capsys):
+    assert study_main(["--dataset", "folder", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "s"),
+                       "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+
+
+def test_cell_config_is_an_ordinary_run_config():
+    study = StudyConfig(betas=(0.2,), latent_dims=(128,), sup_fracs=(0.5,), epochs=3)
+    cell = study.cells()[0]
+    cfg = cell.run_config(study, channels=1)
+    assert (cfg.objective.beta, cfg.model.latent_dim, cfg.data["sup_frac"], cfg.train.epochs) == (0.2, 128, 0.5, 3)
+    assert cfg.train.make_maps is False and cfg.model.likelihood == "bernoulli"
+    assert cell.run_config(study, channels=3).model.likelihood == "laplace"
+    assert ckpt.RunConfig.from_json(cfg.to_json()).to_json() == cfg.to_json()
+    assert [c.name for c in StudyConfig().cells()][:2] == ["beta0.001_z16_sup1", "beta0.05_z16_sup1"]
+    assert len(StudyConfig().cells()) == 10
