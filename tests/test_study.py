@@ -118,7 +118,8 @@ def test_progress_line_and_eta():
 @pytest.mark.parametrize("argv, message", [
     (["--betas", "-1"], "beta must be a positive number"),
     (["--dataset", "imagenet"], "unknown data set 'imagenet'"),
-    (["--latent-dims", "4"], "latent size 4 leaves no style"),
+    (["--latent-dims", "1"], "latent size 1 leaves no style"),
+    (["--latent-dims", "8", "--zc-dim", "8"], "latent size 8 leaves no style"),
     (["--sup-fracs", "1.5"], "labelled fraction must be in (0, 1]"),
     (["--epochs", "0"], "epochs must be at least 1"),
     (["--betas", "x"], "invalid float value"),

@@ -40,11 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     t = p.add_argument_group("training (shared by every cell)")
     t.add_argument("--out", required=True, help="study folder (cells, judge, report)")
     t.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
-    t.add_argument("--zc-dim", type=int, default=4, help="size of z_c for a multi-class label")
+    t.add_argument("--zc-dim", type=int, default=0, help="size of z_c for a multi-class label (0: one per class)")
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     t.add_argument("--qyx-samples", type=int, default=100, help="K samples in the estimate of q(y|x)")
     t.add_argument("--maps", action="store_true", help="fit each cell's UMAP maps (slow; off by default)")
     t.add_argument("--no-cell-figures", action="store_true", help="skip each cell's own figures")
@@ -61,7 +62,7 @@ def study_from_args(args) -> StudyConfig:
             "image_size": args.image_size, "channels": args.channels, "seed": args.seed}
     return StudyConfig(data=data, betas=tuple(args.betas), latent_dims=tuple(args.latent_dims),
                        sup_fracs=tuple(args.sup_fracs), zc_dim=args.zc_dim, epochs=args.epochs,
-                       batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
+                       batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, threads=args.threads,
                        num_qyx_samples=args.qyx_samples, make_maps=args.maps, make_figures=not args.no_cell_figures,
                        measure_images=args.measure_images, gen_per_label=args.gen_per_label,
                        judge_epochs=args.judge_epochs)

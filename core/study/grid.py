@@ -27,12 +27,13 @@ class StudyConfig:
     betas: tuple[float, ...] = POSTER_BETAS
     latent_dims: tuple[int, ...] = POSTER_LATENT_DIMS
     sup_fracs: tuple[float, ...] = (1.0,)  # share of training labels each cell's CCVAE may see
-    zc_dim: int = 4                # size of z_c (multi-class); binary labels use one per attribute
+    zc_dim: int = 0                # size of z_c (multi-class); 0: one per class as in the trainer; binary: one per attribute
     epochs: int = DEFAULT_EPOCHS
     batch_size: int = 64
     lr: float = 1e-3
     seed: int = 0
     device: str = "auto"
+    threads: int = 0               # CPU threads for torch (0: torch's default)
     num_qyx_samples: int = 100     # K in the estimate of q(y|x)
     make_maps: bool = False        # per-cell UMAP maps (slow; the explorer can compute them later)
     make_figures: bool = True      # per-cell figures in <cell>/figures
@@ -63,12 +64,15 @@ class StudyConfig:
             if not math.isfinite(b) or b <= 0:
                 raise StudyError(f"beta must be a positive number, got {b:g}")
         for d in self.latent_dims:
-            if d <= self.zc_dim:
-                raise StudyError(f"latent size {d} leaves no style: it must exceed the z_c size ({self.zc_dim})")
+            if d <= max(1, self.zc_dim):
+                raise StudyError(f"latent size {d} leaves no style: it must exceed the z_c size "
+                                 f"({self.zc_dim or 'one per class, at most latent size - 1'})")
         for f in self.sup_fracs:
             if not (0 < f <= 1):
                 raise StudyError(f"labelled fraction must be in (0, 1], got {f:g}")
-        for name in ("epochs", "batch_size", "measure_images", "gen_per_label", "judge_epochs", "zc_dim"):
+        if self.zc_dim < 0 or self.threads < 0:
+            raise StudyError("z_c size and threads must not be negative")
+        for name in ("epochs", "batch_size", "measure_images", "gen_per_label", "judge_epochs"):
             if getattr(self, name) < 1:
                 raise StudyError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}")
         if self.measure_images < 2:
@@ -109,9 +113,10 @@ class Cell:
     def run_config(self, study: StudyConfig, channels: int) -> RunConfig:
         """The cell's ordinary run configuration. ``channels``: 1 (grey, Bernoulli) or 3 (RGB, Laplace)."""
         data = DataConfig(**{**study.data, "sup_frac": self.sup_frac, "seed": study.data.get("seed", study.seed)})
-        model = ModelConfig(latent_dim=self.latent_dim, zc_dim=study.zc_dim,
+        # label_spec None: the data settles it (and with it a z_c of one dimension per class) when the run starts
+        model = ModelConfig(label_spec=None, latent_dim=self.latent_dim, zc_dim=study.zc_dim,
                             likelihood="laplace" if channels == 3 else "bernoulli")
         train = TrainConfig(epochs=study.epochs, batch_size=study.batch_size, lr=study.lr, seed=study.seed,
-                            device=study.device, make_maps=study.make_maps, make_figures=study.make_figures)
+                            device=study.device, threads=study.threads, make_maps=study.make_maps, make_figures=study.make_figures)
         return RunConfig(model=model, objective=ObjectiveConfig(beta=self.beta, num_qyx_samples=study.num_qyx_samples),
                          train=train, data=data.to_json())

@@ -125,7 +125,8 @@ def _markdown(report: dict, rows: list[dict]) -> str:
         f"# CCVAE study on {report['dataset']}", "",
         f"Grid: beta in {{{', '.join(f'{b:g}' for b in study['betas'])}}} x latent size in "
         f"{{{', '.join(str(d) for d in study['latent_dims'])}}} x labelled fraction in "
-        f"{{{', '.join(f'{f:g}' for f in study['sup_fracs'])}}}; z_c size {study['zc_dim']}, {study['epochs']} "
+        f"{{{', '.join(f'{f:g}' for f in study['sup_fracs'])}}}; z_c size {study['zc_dim'] or 'one per class'}, "
+        f"{study['epochs']} "
         f"epochs, batch {study['batch_size']}, lr {study['lr']:g}, seed {study['seed']}. Data: {data}.", "",
         f"Judge (independent CNN trained on every training label): test accuracy "
         f"**{report['judge']['test_accuracy']:.4f}**. Measures use {report['measure_images']} test images "

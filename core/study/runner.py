@@ -94,8 +94,8 @@ def _check_same_settings(run_dir: Path, wanted: RunConfig) -> None:
     mismatches = []
     if stored.objective.to_json() != wanted.objective.to_json():
         mismatches.append("objective")
-    if stored.model.latent_dim != wanted.model.latent_dim or (
-            stored.model.label_spec.is_multiclass and stored.model.zc_dim != wanted.model.zc_dim):
+    if stored.model.latent_dim != wanted.model.latent_dim or (  # zc_dim 0 asks for the default, whatever it became
+            stored.model.label_spec.is_multiclass and wanted.model.zc_dim and stored.model.zc_dim != wanted.model.zc_dim):
         mismatches.append("model")
     if DataConfig(**stored.data).to_json() != DataConfig(**wanted.data).to_json():
         mismatches.append("data")
