@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
@@ -28,6 +29,9 @@ class MainWindow(QMainWindow):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        # One latent per mouse move: intra-op threads only add hand-offs. Measured on 2 busy cores, decoding one
+        # 28x28 image took 0.5 ms on one thread and 60 ms on two.
+        torch.set_num_threads(1)
         self.setWindowTitle("CCVAE explorer")
         self.state = ExplorerState(self)
         self.worker: MapWorker | None = None

@@ -1,0 +1,221 @@
+"""Benchmark: end-to-end latency of one drag event in the explorer, beside umap-learn's inverse_transform.
+
+Builds the real window offscreen (1600x1000) on a run with ``--points`` map points (default 10,000). A run with
+fewer points is topped up with noisy, shifted copies of its images, encoded by the run's model and placed on the
+maps among their nearest latents (the map the window shows then has exactly ``--points`` points). Then it drags
+the handle of the z_c map and of the style map along random walks, ``--moves`` events in all, timing each event
+from the handle's new position to the repainted window: 2-D -> latent (InverseMap), decode, classify, image and
+bar update, and the paint Qt does for the dirty regions (both maps, the image panel). A second, smaller series
+forces a full repaint of the whole window after each move (a pessimistic upper bound).
+Finally it fits umap-learn on the z_c of the same points and times its ``inverse_transform`` on a few points.
+
+Usage:  .venv/bin/python bench/drag_latency.py [RUN_DIR] [--points 10000] [--moves 400] [--skip-umap-inverse]
+Readable lines first; the LAST line is one JSON object. Goal: p95 <= 16 ms (28x28 images, 10,000 points, 2 cores).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def synthesize(run, points: int, seed: int = 0):
+    """Top ``run`` up to ``points`` map points with noisy, shifted copies of its images (encoded, then placed on
+    both maps by their nearest latents). Returns a new RunData."""
+    from core.latents import Latents
+    from core.projection import LatentMaps
+    from explorer.placement import ForwardMap
+    from explorer.rundata import RunData
+
+    lat, engine = run.latents, run.engine
+    n, extra = len(lat), points - len(lat)
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, n, size=extra)
+    base = np.stack([np.moveaxis(np.atleast_3d(run.images[i]), -1, 0) for i in range(n)]).astype(np.float32) / 255
+    x = base[src]
+    for k in range(len(x)):  # a one-pixel shift and a little noise per copy
+        x[k] = np.roll(x[k], shift=(int(rng.integers(-1, 2)), int(rng.integers(-1, 2))), axis=(1, 2))
+    x = np.clip(x + rng.normal(0, 0.08, size=x.shape).astype(np.float32), 0, 1)
+    enc = engine.encode(torch.from_numpy(x))
+    z_c, z_s = enc.z_c.numpy(), enc.z_style.numpy()
+    probs = engine.classify(enc.z_c).numpy()
+    maps = run.maps
+    place_c, place_s = ForwardMap(lat.z_c, maps.zc), ForwardMap(lat.z_style, maps.style)
+    jitter = 0.005 * np.ptp(maps.zc, axis=0)
+    zc_xy = place_c(z_c) + rng.normal(size=(extra, 2)) * jitter
+    st_xy = place_s(z_s) + rng.normal(size=(extra, 2)) * 0.005 * np.ptp(maps.style, axis=0)
+    images = np.concatenate([lat.images, (x * 255).round().astype(np.uint8)]) if lat.images is not None else None
+    big = Latents(z_c=np.concatenate([lat.z_c, z_c]), z_style=np.concatenate([lat.z_style, z_s]),
+                  labels=np.concatenate([lat.labels, lat.labels[src]]), probs=np.concatenate([lat.probs, probs]),
+                  split=np.concatenate([lat.split, lat.split[src]]), index=np.concatenate([lat.index, lat.index[src]]),
+                  images=images)
+    big_maps = LatentMaps(zc=np.concatenate([maps.zc, zc_xy]).astype(np.float32),
+                          style=np.concatenate([maps.style, st_xy]).astype(np.float32), key="synthetic")
+    return RunData(run_dir=run.run_dir, engine=engine, latents=big, maps=big_maps, seed=run.seed)
+
+
+def walk(points_2d: np.ndarray, start: np.ndarray, n: int, rng) -> np.ndarray:
+    """[n, 2] drag positions: a random walk with steps of ~0.4% of the map, pulled back towards the points."""
+    extent = np.ptp(points_2d, axis=0)
+    out, p = [], start.astype(np.float64)
+    for _ in range(n):
+        p = p + rng.normal(scale=0.004 * extent)
+        p = np.clip(p, points_2d.min(axis=0), points_2d.max(axis=0))
+        out.append(p.copy())
+    return np.array(out)
+
+
+def stats(ms: list[float]) -> dict:
+    a = np.asarray(ms)
+    return {"p50_ms": round(float(np.percentile(a, 50)), 2), "p95_ms": round(float(np.percentile(a, 95)), 2),
+            "mean_ms": round(float(a.mean()), 2), "max_ms": round(float(a.max()), 2), "n": len(a)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("run_dir", nargs="?", default=None, help="run folder (default: the embedded default run)")
+    p.add_argument("--points", type=int, default=10000, help="map points the window shows (default 10000)")
+    p.add_argument("--moves", type=int, default=400, help="drag events to time (half per map)")
+    p.add_argument("--full-repaints", type=int, default=60, help="moves timed with a full window repaint")
+    p.add_argument("--umap-points", type=int, default=3, help="points for umap-learn's inverse_transform")
+    p.add_argument("--skip-umap-inverse", action="store_true")
+    args = p.parse_args(argv)
+
+    from PyQt6.QtWidgets import QApplication
+
+    from explorer.main_window import MainWindow
+    from explorer.rundata import RunData, RunOpenError
+
+    try:
+        run = RunData.open(args.run_dir)
+    except RunOpenError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if run.maps is None:
+        print("error: this run has no cached maps; open it once in the explorer (or train without --no-maps)",
+              file=sys.stderr)
+        return 2
+    original = len(run.latents)
+    if original < args.points:
+        print(f"the run has {original} map points; adding {args.points - original} noisy copies of its images")
+        run = synthesize(run, args.points)
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow()
+    window.resize(1600, 1000)
+    window.show_run(run)
+    window.show()
+    for _ in range(5):
+        app.processEvents()
+    state = window.state
+    paints = {"scatter": 0}
+    for view in window.maps.values():  # count scatter paints, to show the repaint really happens
+        original_paint = view.scatter.paint
+
+        def counted(*a, _paint=original_paint):
+            paints["scatter"] += 1
+            return _paint(*a)
+        view.scatter.paint = counted
+
+    rng = np.random.default_rng(0)
+    before = state.image.copy()
+    per_map = {}
+    changed = 0
+    for name in ("zc", "style"):
+        view = window.maps[name]
+        moves = walk(state.map_points(name), np.array(state.positions[name]), args.moves // 2, rng)
+        for xy in moves[:20]:  # warm-up
+            view.handle.setPos(*xy)
+            app.processEvents()
+        times = []
+        for xy in moves:
+            last = state.image
+            t0 = time.perf_counter()
+            view.handle.setPos(float(xy[0]), float(xy[1]))
+            app.processEvents()
+            app.processEvents()
+            times.append((time.perf_counter() - t0) * 1000)
+            changed += int(not np.array_equal(last, state.image))
+        per_map[name] = stats(times)
+    all_times = []
+    paints_per_move = paints["scatter"] / max(1, args.moves)
+
+    # the same, with the time split into its parts (measured separately on the same positions)
+    moves = walk(state.map_points("zc"), np.array(state.positions["zc"]), 200, rng)
+    t_inv, t_dec = [], []
+    for xy in moves:
+        t0 = time.perf_counter()
+        z = state.inverse["zc"](xy)
+        t1 = time.perf_counter()
+        state.decode(z, state.z_style)
+        t2 = time.perf_counter()
+        t_inv.append((t1 - t0) * 1000)
+        t_dec.append((t2 - t1) * 1000)
+
+    full = []
+    view = window.maps["zc"]
+    for xy in walk(state.map_points("zc"), np.array(state.positions["zc"]), args.full_repaints, rng):
+        t0 = time.perf_counter()
+        view.handle.setPos(float(xy[0]), float(xy[1]))
+        window.repaint()
+        full.append((time.perf_counter() - t0) * 1000)
+    for name in per_map:
+        all_times += [per_map[name]["p50_ms"]]
+    result = {
+        "bench": "drag_latency", "run": str(run.run_dir), "points": len(state.run.latents),
+        "run_points": original, "image_shape": list(run.engine.image_shape), "moves": args.moves,
+        "zc_drag": per_map["zc"], "style_drag": per_map["style"],
+        "p50_ms": round(max(per_map["zc"]["p50_ms"], per_map["style"]["p50_ms"]), 2),
+        "p95_ms": round(max(per_map["zc"]["p95_ms"], per_map["style"]["p95_ms"]), 2),
+        "inverse_map_ms": stats(t_inv)["p50_ms"], "decode_classify_ms": stats(t_dec)["p50_ms"],
+        "full_window_repaint": stats(full), "scatter_paints_per_move": round(paints_per_move, 2),
+        "image_changed_moves": changed, "goal_p95_ms": 16,
+        "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    result["meets_goal"] = result["p95_ms"] <= 16
+    window.close()
+    print(f"{result['points']} points ({original} from the run), window 1600x1000 offscreen, {args.moves} drag events")
+    for name in ("zc", "style"):
+        s = per_map[name]
+        print(f"  drag on the {name:5s} map: p50 {s['p50_ms']:.2f} ms  p95 {s['p95_ms']:.2f} ms  max {s['max_ms']:.2f} ms")
+    print(f"  parts: 2-D -> latent {result['inverse_map_ms']:.3f} ms, decode + classify {result['decode_classify_ms']:.2f} ms "
+          f"(p50); scatter paints per move {paints_per_move:.2f}; image changed on {changed}/{args.moves} moves")
+    print(f"  with a full repaint of the window after each move: p50 {result['full_window_repaint']['p50_ms']:.1f} ms, "
+          f"p95 {result['full_window_repaint']['p95_ms']:.1f} ms")
+
+    if not args.skip_umap_inverse:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import umap
+
+            z_c = state.run.latents.z_c
+            t0 = time.perf_counter()
+            model = umap.UMAP(n_neighbors=15, min_dist=0.1, random_state=0).fit(z_c)
+            fit_s = time.perf_counter() - t0
+            emb = model.embedding_
+            pts = emb[rng.integers(0, len(emb), size=args.umap_points)] + 0.01
+            secs = []
+            for q in pts:
+                t0 = time.perf_counter()
+                model.inverse_transform(q[None])
+                secs.append(time.perf_counter() - t0)
+        result["umap_fit_s"] = round(fit_s, 1)
+        result["umap_inverse_transform_s"] = [round(s, 2) for s in secs]
+        print(f"  umap-learn on the same {len(z_c)} z_c: fit {fit_s:.1f} s; inverse_transform per point: "
+              + ", ".join(f"{s:.2f} s" for s in secs))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
