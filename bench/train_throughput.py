@@ -26,6 +26,7 @@ from torch import distributions as D
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import ModelConfig  # noqa: E402
+from core.device import supports_bf16  # noqa: E402
 from core.labels import BINARY, MULTICLASS, LabelSpec  # noqa: E402
 from core.model import CCVAE  # noqa: E402
 from core.objective import supervised_loss, unsupervised_loss  # noqa: E402
@@ -105,31 +106,43 @@ def make_batch(setting, generator):
     return x, y
 
 
-def step_fn(model, optimizer, which, x, y):
-    losses = {
-        ("ours", "sup"): lambda: supervised_loss(model, x, y).loss,
-        ("ours", "unsup"): lambda: unsupervised_loss(model, x).loss,
-        ("reference", "sup"): lambda: reference_supervised(model, x, y),
-        ("reference", "unsup"): lambda: reference_unsupervised(model, x),
-    }[which]
+def step_fn(model, optimizer, impl, kind, x, y):
+    ours = impl.startswith("ours")
+    amp = impl == "ours" and supports_bf16(torch.device("cpu"))
+    if ours:
+        loss_fn = (lambda: supervised_loss(model, x, y).loss) if kind == "sup" else (lambda: unsupervised_loss(model, x).loss)
+    else:
+        loss_fn = (lambda: reference_supervised(model, x, y)) if kind == "sup" else (lambda: reference_unsupervised(model, x))
 
     def step():
-        loss = losses()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            loss = loss_fn()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
     return step
 
 
-def measure(setting: str, steps: int, warmup: int = 3) -> dict:
+def make_model(setting: str, reference: bool) -> CCVAE:
     s = SETTINGS[setting]
     torch.manual_seed(0)
     model = CCVAE(ModelConfig(image_shape=s["shape"], label_spec=s["spec"], latent_dim=s["latent"], zc_dim=s["zc"],
                               likelihood=s["likelihood"]))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    if reference:  # the default layout, as an ordinary port would run
+        model.to(memory_format=torch.contiguous_format)
+        model.encoder.channels_last = False
+    return model
+
+
+def measure(setting: str, steps: int, warmup: int = 2) -> dict:
+    s = SETTINGS[setting]
     x, y = make_batch(setting, torch.Generator().manual_seed(0))
-    variants = [(impl, kind) for kind in ("sup", "unsup") for impl in ("ours", "reference")]
-    fns = {v: step_fn(model, optimizer, v, x, y) for v in variants}
+    impls = ("ours", "ours_fp32", "reference")
+    variants = [(impl, kind) for kind in ("sup", "unsup") for impl in impls]
+    fns = {}
+    for impl, kind in variants:
+        model = make_model(setting, reference=impl == "reference")
+        fns[(impl, kind)] = step_fn(model, torch.optim.Adam(model.parameters(), lr=1e-4), impl, kind, x, y)
     for v in variants:
         for _ in range(warmup):
             fns[v]()
@@ -139,11 +152,13 @@ def measure(setting: str, steps: int, warmup: int = 3) -> dict:
             t = time.perf_counter()
             fns[v]()
             times[v].append(time.perf_counter() - t)
-    out = {}
+    out = {"batch": s["batch"], "bf16_autocast": supports_bf16(torch.device("cpu"))}
     for (impl, kind), ts in times.items():
         out[f"{impl}_{kind}_images_per_s"] = round(s["batch"] / statistics.median(ts), 1)
     for kind in ("sup", "unsup"):
-        out[f"{kind}_speedup"] = round(out[f"ours_{kind}_images_per_s"] / out[f"reference_{kind}_images_per_s"], 2)
+        ref = out[f"reference_{kind}_images_per_s"]
+        out[f"{kind}_speedup"] = round(out[f"ours_{kind}_images_per_s"] / ref, 2)
+        out[f"{kind}_speedup_fp32"] = round(out[f"ours_fp32_{kind}_images_per_s"] / ref, 2)
     return out
 
 

@@ -77,7 +77,7 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 0
     device: str = "auto"        # auto | cpu | cuda | cuda:N
-    amp: bool = True            # bfloat16 autocast on CUDA (ignored on CPU)
+    amp: bool = True            # bfloat16 autocast where the hardware has it (CUDA; CPUs with AVX512-BF16/AMX)
     map_points: int = 10000     # at most this many evaluation images get latents and 2-D maps
     eval_limit: int = 5000      # validation images scored after each epoch (accuracy, loss curves)
     make_maps: bool = True      # fit UMAP maps at the end of training

@@ -24,6 +24,8 @@ class CCVAE(nn.Module):
         self.encoder = Encoder(config.image_shape, config.latent_dim, channels)
         self.decoder = Decoder(config.image_shape, config.latent_dim, channels)
         self.head = make_head(config.label_spec, config.zc_dim)
+        self.encoder.to(memory_format=torch.channels_last)
+        self.decoder.to(memory_format=torch.channels_last)
         if label_prior is None:  # uniform p(y) until the data says otherwise
             size = config.label_spec.size
             label_prior = torch.full((size,), 1.0 / size if config.label_spec.is_multiclass else 0.5)
