@@ -81,6 +81,54 @@ def stats(ms: list[float]) -> dict:
             "mean_ms": round(float(a.mean()), 2), "max_ms": round(float(a.max()), 2), "n": len(a)}
 
 
+def fluidity(app, run, points: int, rng) -> dict:
+    """Pan, zoom, hover and drag events on a window showing ``points`` points: ms per event, repaint included."""
+    from PyQt6.QtCore import QPointF, Qt
+    from PyQt6.QtGui import QMouseEvent
+    from PyQt6.QtWidgets import QApplication
+
+    from explorer.main_window import MainWindow
+
+    big = synthesize(run, points, seed=1)
+    window = MainWindow()
+    window.resize(1600, 1000)
+    window.show_run(big)
+    window.show()
+    for _ in range(5):
+        app.processEvents()
+    view = window.maps["zc"]
+    out = {}
+
+    def timed(action, n: int) -> dict:
+        times = []
+        for k in range(n):
+            t0 = time.perf_counter()
+            action(k)
+            app.processEvents()
+            app.processEvents()
+            times.append((time.perf_counter() - t0) * 1000)
+        return stats(times[3:])
+
+    out["pan"] = timed(lambda k: view.view.translateBy(x=0.01 * (1 if k % 40 < 20 else -1) * 10, y=0.0), 60)
+    out["zoom"] = timed(lambda k: view.view.scaleBy((0.95, 0.95) if k % 20 < 10 else (1 / 0.95, 1 / 0.95)), 60)
+    vp = view.viewport()
+    path = [QPointF(100 + 4 * k % 400, 150 + 3 * k % 300) for k in range(120)]
+
+    def hover(k):
+        ev = QMouseEvent(QMouseEvent.Type.MouseMove, path[k], QPointF(vp.mapToGlobal(path[k])),
+                         Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(vp, ev)
+        time.sleep(0.017)  # mouse events ~60/s; the SignalProxy rate limit flushes on its timer
+    hover_times = timed(hover, 120)
+    hover_times = {k: (round(v - 17.0, 2) if k.endswith("_ms") else v) for k, v in hover_times.items()}
+    out["hover"] = hover_times
+    moves = walk(window.state.map_points("zc"), np.array(window.state.positions["zc"]), 120, rng)
+    out["drag"] = timed(lambda k: view.handle.setPos(float(moves[k][0]), float(moves[k][1])), 120)
+    out["points"] = points
+    window.close()
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("run_dir", nargs="?", default=None, help="run folder (default: the embedded default run)")
@@ -89,6 +137,8 @@ def main(argv=None) -> int:
     p.add_argument("--full-repaints", type=int, default=60, help="moves timed with a full window repaint")
     p.add_argument("--umap-points", type=int, default=3, help="points for umap-learn's inverse_transform")
     p.add_argument("--skip-umap-inverse", action="store_true")
+    p.add_argument("--large", type=int, default=70000,
+                   help="also time pan, zoom and hover on a map of this many points (0: skip)")
     args = p.parse_args(argv)
 
     from PyQt6.QtWidgets import QApplication
@@ -192,6 +242,14 @@ def main(argv=None) -> int:
           f"(p50); scatter paints per move {paints_per_move:.2f}; image changed on {changed}/{args.moves} moves")
     print(f"  with a full repaint of the window after each move: p50 {result['full_window_repaint']['p50_ms']:.1f} ms, "
           f"p95 {result['full_window_repaint']['p95_ms']:.1f} ms")
+
+    if args.large:
+        result["large"] = fluidity(app, run, args.large, rng)
+        lg = result["large"]
+        print(f"  {args.large} points: pan p50 {lg['pan']['p50_ms']:.1f} / p95 {lg['pan']['p95_ms']:.1f} ms, "
+              f"zoom p50 {lg['zoom']['p50_ms']:.1f} / p95 {lg['zoom']['p95_ms']:.1f} ms, "
+              f"hover p50 {lg['hover']['p50_ms']:.1f} / p95 {lg['hover']['p95_ms']:.1f} ms, "
+              f"drag p50 {lg['drag']['p50_ms']:.1f} / p95 {lg['drag']['p95_ms']:.1f} ms per event")
 
     if not args.skip_umap_inverse:
         with warnings.catch_warnings():

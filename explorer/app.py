@@ -70,10 +70,16 @@ def _stage_demo(window) -> None:
     """For screenshots: A and B of different classes, a label swap and their interpolation path on the maps."""
     import numpy as np
 
+    from explorer.state import class_stats
+
     state = window.state
     lat, spec = state.run.latents, state.run.label_spec
     groups = state.colour_labels()
-    a = int(np.argmax(lat.probs.max(axis=1))) if spec.is_multiclass else 0
+    a = 0
+    if spec.is_multiclass:  # a typical point: nearest to the centre of its class (the classifier's verdicts)
+        pred = lat.probs.argmax(axis=1)
+        loc, scale = class_stats(lat.z_c, pred, spec.size)
+        a = int(np.argmin(np.linalg.norm((lat.z_c - loc[pred]) / scale[pred], axis=1)))
     others = np.flatnonzero(groups != groups[a])
     b = int(others[0]) if len(others) else min(1, len(lat) - 1)
     state.select(a, "a")

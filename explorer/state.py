@@ -219,6 +219,16 @@ class ExplorerState(QObject):
         self.interventionChanged.emit()
         return self.intervention
 
+    def prior_agreement(self) -> float:
+        """Share of classes whose learned prior mean the classifier assigns to that class (multi-class runs; 1.0
+        for binary ones). A low share means swaps through p(z_c|y) will not land where the classifier agrees."""
+        engine = self.run.engine
+        if not engine.label_spec.is_multiclass:
+            return 1.0
+        classes = torch.arange(engine.label_spec.size)
+        loc, _ = engine.prior(classes)
+        return float((engine.predict(loc).cpu() == classes).float().mean())
+
     def swap(self, target: int, using: str = "prior") -> Intervention:
         """Multi-class: move A's z_c from its predicted class to ``target``, keeping its place in the class and
         its style. ``using="prior"``: the learned p(z_c|y) (the paper's swap); ``"data"``: the mean and spread of

@@ -70,7 +70,7 @@ class SwapPanel(QWidget):
         self.transfer_button.clicked.connect(self.apply_transfer)
         self.use_button.clicked.connect(self._use_result)
         state.runLoaded.connect(self._on_run_loaded)
-        state.selectionChanged.connect(lambda a, b: self.transfer_button.setEnabled(a >= 0 and b >= 0))
+        state.selectionChanged.connect(self._on_selection)
         state.interventionChanged.connect(self._show_result)
 
     def _on_run_loaded(self) -> None:
@@ -82,8 +82,23 @@ class SwapPanel(QWidget):
         self.probs.configure(spec.names, label_colours(spec.size), spec.is_multiclass)
         self.transfer_button.setEnabled(False)
         self.use_button.setEnabled(False)
+        agreement = self.state.prior_agreement()
+        self.using.setCurrentIndex(0 if agreement >= 0.8 else 1)
+        self.using.setToolTip(f"the classifier puts {agreement:.0%} of the learned prior's class means in their own "
+                              "class" + ("" if agreement >= 0.8 else "; class statistics chosen by default"))
         for view in (self.original, self.other, self.result):
             view.set_image(None)
+
+    def _on_selection(self, a: int, b: int) -> None:
+        """Show the chosen points right away; a shown result stays until the next intervention."""
+        self.transfer_button.setEnabled(a >= 0 and b >= 0)
+        s = self.state
+        if a >= 0 and (s.intervention is None or s.intervention.source != a):
+            self.original.set_image(s.run.images[a])
+            self.original_box.caption.setText(f"A #{a} (label {s.point_label_text(a)})")
+        if b >= 0:
+            self.other.set_image(s.run.images[b])
+            self.other_box.caption.setText(f"B #{b} (gives z_c)")
 
     def apply_swap(self) -> None:
         if self.state.a < 0:
