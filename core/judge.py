@@ -226,10 +226,11 @@ def load_or_train_judge(folder: Path, data_config: dict, splits: DataSplits, set
     if (folder / JUDGE_INFO).exists():
         try:
             judge = load_judge(folder, device)
-            if judge.info.get("key") == key and judge.label_spec == splits.label_spec:
+            stored = json.loads((folder / JUDGE_INFO).read_text()).get("settings")
+            if judge.info.get("key") == key and judge.label_spec == splits.label_spec and stored == settings.__dict__:
                 say(f"judge: cached in {folder} (test accuracy {judge.test_accuracy:.4f})")
                 return judge
-            say(f"judge: the cache in {folder} was trained on other data; training a new one")
+            say(f"judge: the cache in {folder} was trained on other data or settings; training a new one")
         except JudgeError as e:
             say(f"judge: {e}; training a new one")
     say(f"judge: training a CNN classifier on {min(len(splits.train), settings.max_train_images)} training images")

@@ -14,11 +14,13 @@ def mnist():
     return load_data(DataConfig(dataset="mnist5k"))
 
 
+SETTINGS = JudgeSettings(epochs=1, max_train_images=1500, batch_size=32)
+
+
 @pytest.fixture(scope="module")
 def cached(mnist, tmp_path_factory):
     folder = tmp_path_factory.mktemp("judge")
-    settings = JudgeSettings(epochs=1, max_train_images=1500, batch_size=32)
-    judge = load_or_train_judge(folder, {"dataset": "mnist5k"}, mnist, settings)
+    judge = load_or_train_judge(folder, {"dataset": "mnist5k"}, mnist, SETTINGS)
     return folder, judge
 
 
@@ -37,7 +39,7 @@ def test_cache_is_tensors_only_and_reused(cached, mnist, monkeypatch):
     folder, judge = cached
     torch.load(folder / JUDGE_WEIGHTS, weights_only=True)  # raises if anything but tensors and plain data
     monkeypatch.setattr(judge_module, "train_judge", lambda *a, **k: pytest.fail("the cached judge was retrained"))
-    again = load_or_train_judge(folder, {"dataset": "mnist5k", "sup_frac": 0.1}, mnist)  # labelled share: same key
+    again = load_or_train_judge(folder, {"dataset": "mnist5k", "sup_frac": 0.1}, mnist, SETTINGS)  # same key
     x, _ = mnist.test.get_batch(torch.arange(20))
     assert torch.allclose(again(x), judge(x), atol=1e-6)
     assert again.test_accuracy == judge.test_accuracy
@@ -52,11 +54,13 @@ def test_other_data_or_a_corrupt_cache_trains_a_new_judge(cached, mnist, monkeyp
         return judge
 
     monkeypatch.setattr(judge_module, "train_judge", fake_train)
-    load_or_train_judge(folder, {"dataset": "fashion-mnist", "data_dir": str(tmp_path)}, mnist)
+    load_or_train_judge(folder, {"dataset": "fashion-mnist", "data_dir": str(tmp_path)}, mnist, SETTINGS)
     assert len(calls) == 1
-    (folder / JUDGE_WEIGHTS).write_bytes(b"not a torch file")
-    load_or_train_judge(folder, {"dataset": "fashion-mnist", "data_dir": str(tmp_path)}, mnist)
+    load_or_train_judge(folder, {"dataset": "mnist5k"}, mnist, JudgeSettings(epochs=2))  # other settings
     assert len(calls) == 2
+    (folder / JUDGE_WEIGHTS).write_bytes(b"not a torch file")
+    load_or_train_judge(folder, {"dataset": "mnist5k"}, mnist, SETTINGS)
+    assert len(calls) == 3
 
 
 def test_judge_key_ignores_the_labelled_share_but_not_the_data():

@@ -45,14 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    t.add_argument("--threads", type=int, default=1, help="CPU threads for torch (0: torch's default; 1 is "
+                   "much faster on a busy 2-core machine)")
     t.add_argument("--qyx-samples", type=int, default=100, help="K samples in the estimate of q(y|x)")
+    t.add_argument("--limit-train", type=int, default=0, help="train each cell on at most N labelled and N "
+                   "unlabelled images (quick looks at big data sets; 0: all)")
     t.add_argument("--maps", action="store_true", help="fit each cell's UMAP maps (slow; off by default)")
     t.add_argument("--no-cell-figures", action="store_true", help="skip each cell's own figures")
     m = p.add_argument_group("measures")
     m.add_argument("--measure-images", type=int, default=300, help="test images the measures use")
     m.add_argument("--gen-per-label", type=int, default=50, help="generations per label for cond-gen accuracy")
     m.add_argument("--judge-epochs", type=int, default=6, help="most epochs of the judge CNN (early stop on val)")
+    m.add_argument("--judge-images", type=int, default=60000, help="most training images for the judge")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
 
@@ -65,7 +69,8 @@ def study_from_args(args) -> StudyConfig:
                        batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, threads=args.threads,
                        num_qyx_samples=args.qyx_samples, make_maps=args.maps, make_figures=not args.no_cell_figures,
                        measure_images=args.measure_images, gen_per_label=args.gen_per_label,
-                       judge_epochs=args.judge_epochs)
+                       judge_epochs=args.judge_epochs, judge_images=args.judge_images,
+                       limit_train=args.limit_train)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -176,7 +176,8 @@ def run_study(out: Path, study: StudyConfig, *, log: Callable[[str], None] | Non
         f"({study.epochs} epochs each) in {out}")
 
     judge = load_or_train_judge(out / JUDGE_DIR, {**study.data}, splits,
-                                JudgeSettings(epochs=study.judge_epochs, seed=study.seed), device, say)
+                                JudgeSettings(epochs=study.judge_epochs, seed=study.seed,
+                                              max_train_images=study.judge_images), device, say)
     images = splits.test.get_batch(test_subset(len(splits.test), study.measure_images, study.seed))[0]
 
     progress = GridProgress(len(cells), study.epochs, say)
