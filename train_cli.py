@@ -39,9 +39,11 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--batch-size", type=int, default=None, help="per process under torchrun (effective batch = this x processes); default 64 (200 for celeba)")
     t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3; 1e-4 for celeba)")
+    t.add_argument("--head-lr-scale", type=float, default=10.0,
+                   help="the classifier and conditional prior learn this many times faster (default 10)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    t.add_argument("--no-amp", action="store_true", help="no bfloat16 autocast on CUDA")
+    t.add_argument("--no-amp", action="store_true", help="no bfloat16 autocast (used on CUDA and on CPUs with native bf16)")
     t.add_argument("--threads", type=int, default=0, help="CPU threads for torch (default: all cores; 1 can be faster on a busy machine)")
     t.add_argument("--limit-train", type=int, default=0, help="train on at most N labelled and N unlabelled images (quick smoke runs)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last complete epoch")
@@ -63,6 +65,7 @@ def config_from_args(args):
                         zc_dim=args.zc_dim, likelihood=args.likelihood or ("laplace" if rgb else "bernoulli"))
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size or (200 if args.dataset == "celeba" else 64),
                         lr=args.lr or (1e-4 if args.dataset == "celeba" else 1e-3), seed=args.seed,
+                        head_lr_scale=args.head_lr_scale,
                         device=args.device, amp=not args.no_amp, map_points=args.map_points,
                         make_maps=not args.no_maps, make_figures=not args.no_figures, threads=args.threads,
                         limit_train=args.limit_train)

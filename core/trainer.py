@@ -104,6 +104,14 @@ def evaluation_loss(model: CCVAE, data, indices: np.ndarray, cfg: RunConfig, dev
     return {k: v / max(n, 1) for k, v in sums.items()}
 
 
+def make_optimizer(model: CCVAE, cfg: RunConfig) -> torch.optim.Optimizer:
+    """Adam, with the label heads (classifier and conditional prior) at ``head_lr_scale`` times the rate."""
+    head = [p for name, p in model.named_parameters() if name.startswith("head.")]
+    networks = [p for name, p in model.named_parameters() if not name.startswith("head.")]
+    return torch.optim.Adam([{"params": networks}, {"params": head, "lr": cfg.train.lr * cfg.train.head_lr_scale}],
+                            lr=cfg.train.lr)
+
+
 class Trainer:
     """Trains ``model`` on ``splits`` into ``run_dir``. ``on_epoch`` (optional) sees each epoch's metrics."""
 
@@ -121,7 +129,7 @@ class Trainer:
         # the module the losses run through (wrapped in DistributedDataParallel under torchrun)
         losses = LossModule(self.model, cfg.objective.beta, cfg.objective.num_qyx_samples)
         self.train_module = wrap_model(losses) if wrap_model else losses
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr)
+        self.optimizer = make_optimizer(self.model, cfg)
         self.start_epoch = 0
         # bf16 autocast halves the conv time on CPUs with native bf16 (measured in bench/train_throughput.py);
         # the likelihood, log-densities and the K-sample estimate still run in float32 (see core/objective.py)
