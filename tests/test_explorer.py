@@ -212,6 +212,7 @@ def test_swap_moves_the_classifier_to_the_target_and_marks_both_maps(window):
 def test_swap_with_the_learned_prior_follows_the_papers_formula(window):
     s, engine = window.state, window.state.run.engine
     s.select(3)
+    assert window.swap_panel.using.currentIndex() == (0 if s.prior_agreement() >= 0.8 else 1)
     window.swap_panel.using.setCurrentIndex(0)
     window.swap_panel.target.setCurrentIndex(5)
     window.swap_panel.swap_button.click()
