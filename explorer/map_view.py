@@ -99,11 +99,18 @@ class MapView(pg.PlotWidget):
         self.message.hide()
         self.scatter.setData(pos=points, data=np.arange(len(points)), pen=None, size=POINT_SIZE,
                              brush=self._point_brushes())
-        self.view.autoRange(padding=0.04)
+        self._fit_view(points)
         self.handle.show()
         self._draw_selection()
         self._draw_intervention()
         self._draw_path()
+
+    def _fit_view(self, points: np.ndarray) -> None:
+        """Show every point, with headroom at the top for the legend so it covers no cluster."""
+        lo, hi = points.min(axis=0).astype(float), points.max(axis=0).astype(float)
+        span = np.maximum(hi - lo, 1e-6)
+        self.view.setRange(xRange=(float(lo[0] - 0.04 * span[0]), float(hi[0] + 0.04 * span[0])),
+                           yRange=(float(lo[1] - 0.04 * span[1]), float(hi[1] + 0.16 * span[1])), padding=0)
 
     def _groups(self) -> tuple[list[str], list]:
         spec = self.state.run.label_spec
