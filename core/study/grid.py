@@ -11,7 +11,7 @@ from core.data import DATASET_NAMES, DataConfig
 
 POSTER_BETAS = (0.001, 0.05, 0.2, 0.4, 1.0)  # the poster's four KL weights and the paper's objective (1)
 POSTER_LATENT_DIMS = (16, 128)
-DEFAULT_EPOCHS = 5  # the default grid on mnist5k fits in 30 minutes on a 2-core CPU (docs/study_mnist5k.md)
+DEFAULT_EPOCHS = 15  # the default grid on mnist5k: about 15 min on the shared 2-core CPU (docs/study_mnist5k.md)
 
 
 class StudyError(Exception):
