@@ -175,3 +175,23 @@ def test_cli_bad_input_gives_one_line_error(tmp_path, args, message):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
+
+
+def test_damaged_checkpoint_bytes_always_give_a_checkpoint_error(tmp_path):
+    """Truncated or bit-flipped files raise many exception types inside torch.load; all must read as one error."""
+    rng = np.random.default_rng(0)
+    good = tmp_path / "good.pt"
+    ckpt.atomic_torch_save(good, {"format": "ccvae-explorer", "version": 1, "model": {"w": torch.zeros(64)}})
+    data = good.read_bytes()
+    target = tmp_path / "bad.pt"
+    for i in range(60):
+        damaged = bytearray(data[: int(rng.integers(1, len(data)))])
+        for _ in range(4):
+            damaged[int(rng.integers(0, len(damaged)))] = int(rng.integers(0, 256))
+        target.write_bytes(bytes(damaged) if i % 3 else rng.bytes(int(rng.integers(1, 2000))))
+        try:
+            ckpt.safe_torch_load(target)
+        except ckpt.CheckpointError:
+            continue
+        # a flip that leaves the payload readable is fine; it must then still be our format
+        assert ckpt.safe_torch_load(target)["format"] == "ccvae-explorer"
