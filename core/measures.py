@@ -90,12 +90,34 @@ def conditional_generation_accuracy(engine, judge, per_label: int = 100, seed: i
     return {"accuracy": sum(per) / len(per), "per_label": per}
 
 
-def label_swap_success(engine, judge, images: torch.Tensor) -> dict:
+def class_statistics(engine, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the encoder actually puts each class: mean and standard deviation of the encoder-mean z_c of the
+    given (training) images per class, each [K, Dc]. A class with fewer than two images gets scale 1."""
+    _check_multiclass(engine)
+    z_c = engine.encode(images).z_c.float().cpu()
+    labels = torch.as_tensor(labels).reshape(-1).cpu()
+    k = engine.label_spec.size
+    loc, scale = torch.zeros(k, z_c.shape[1]), torch.ones(k, z_c.shape[1])
+    for c in range(k):
+        members = z_c[labels == c]
+        if len(members) >= 1:
+            loc[c] = members.mean(0)
+        if len(members) >= 2:
+            scale[c] = members.std(0).clamp_min(1e-4)
+    return loc, scale
+
+
+def label_swap_success(engine, judge, images: torch.Tensor, class_stats: tuple | None = None) -> dict:
     """Swap each image's label to every other label and count how often the judge sees the target.
 
     The source label is the CCVAE's own prediction from z_c (what the explorer swaps from); z_c is moved from
     p(z_c|y) to p(z_c|y') keeping its place in the class, the style is kept, and the result decoded. Measures
     whether editing z_c alone changes what the picture shows, as the model claims it should.
+
+    With ``class_stats`` = (loc [K, Dc], scale [K, Dc]) from ``class_statistics``, z_c is moved between where the
+    encoder puts the classes instead of between the learned priors: z_c' = loc_y' + scale_y' (z_c - loc_y) /
+    scale_y. The two answers differ when p(z_c|y) does not sit where the encoder puts class y: then the
+    decoder may well read the label from z_c, yet moves between the priors miss it.
 
     Returns ``success`` (share over all image x target pairs) and ``per_target`` (share per target label).
     """
@@ -109,7 +131,12 @@ def label_swap_success(engine, judge, images: torch.Tensor) -> dict:
             per.append(float("nan"))
             continue
         dev = enc.z_c.device
-        z_c = engine.swap_label(enc.z_c[move.to(dev)], y_from[move].to(dev), target)
+        if class_stats is None:
+            z_c = engine.swap_label(enc.z_c[move.to(dev)], y_from[move].to(dev), target)
+        else:
+            loc, scale = (t.to(dev) for t in class_stats)
+            src = y_from[move].to(dev)
+            z_c = loc[target] + scale[target] * (enc.z_c[move.to(dev)] - loc[src]) / scale[src]
         pred = _judge_classes(judge, engine.decode(z_c, enc.z_style[move.to(dev)]))
         k = int((pred == target).sum())
         hits, total = hits + k, total + len(move)
@@ -194,14 +221,17 @@ def style_invariance(engine, judge, images: torch.Tensor, seed: int = 0) -> dict
 # All of them
 # ----------------------------------------------------------------------------------------------------------------
 
-MEASURE_COLUMNS = ("recon_nll", "recon_mse", "cond_gen_acc", "swap_success", "style_share", "style_ratio",
+MEASURE_COLUMNS = ("recon_nll", "recon_mse", "cond_gen_acc", "swap_success", "swap_success_stats", "style_share",
+                   "style_ratio",
                    "style_pixel_share", "locality")
 
 
 def measure_all(engine, judge, images: torch.Tensor, likelihood: str = "bernoulli", per_label: int = 100,
-                seed: int = 0) -> dict:
+                seed: int = 0, class_stats: tuple | None = None) -> dict:
     """Every measure on the given (test) images, as one flat dict of floats (keys: MEASURE_COLUMNS) plus the
-    per-label details. For binary attributes only the reconstruction error is computed; ``skipped`` says why."""
+    per-label details. ``class_stats`` (from ``class_statistics`` on training images) adds the swap between
+    encoder class statistics. For binary attributes only the reconstruction error is computed; ``skipped``
+    says why."""
     rec = reconstruction_error(engine, images, likelihood)
     out = {"recon_nll": rec["nll"], "recon_mse": rec["mse"]}
     if not engine.label_spec.is_multiclass:
@@ -209,6 +239,7 @@ def measure_all(engine, judge, images: torch.Tensor, likelihood: str = "bernoull
         return out
     gen = conditional_generation_accuracy(engine, judge, per_label, seed)
     swap = label_swap_success(engine, judge, images)
+    swap_stats = label_swap_success(engine, judge, images, class_stats) if class_stats is not None else None
     style = style_preservation(engine, judge, images, seed)
     local = style_invariance(engine, judge, images, seed)
     out.update(cond_gen_acc=gen["accuracy"], swap_success=swap["success"],
@@ -216,5 +247,6 @@ def measure_all(engine, judge, images: torch.Tensor, likelihood: str = "bernoull
                style_ratio=style.get("feature_ratio", float("nan")), style_pixel_share=style["pixel_share"],
                style_pixel_ratio=style["pixel_ratio"], locality=local["unchanged"],
                locality_agrees_with_label=local["agrees_with_label"],
+               swap_success_stats=swap_stats["success"] if swap_stats else float("nan"),
                cond_gen_per_label=gen["per_label"], swap_per_target=swap["per_target"])
     return out

@@ -172,3 +172,21 @@ def test_binary_labels_skip_judge_measures():
         label_swap_success(engine, LabelPartJudge(), toy_images())
     out = measure_all(engine, LabelPartJudge(), toy_images().clamp(0, 1))
     assert "skipped" in out and "cond_gen_acc" not in out
+
+
+def test_swap_between_class_statistics_when_the_priors_are_misplaced():
+    """The encoder puts class y at 10 e_y but the learned prior at 3 e_y: moves between the priors keep the old
+    class; moves between where the encoder puts the classes reach the target."""
+    from core.measures import class_statistics
+
+    engine, judge = ToyEngine(scale=1.0), LabelPartJudge()
+    x = toy_images(per_class=8)
+    x[:, 0, 0, :K] *= 10 / 3
+    x[:, 0, 0, :K] += 0.1 * torch.randn(len(x), K, generator=torch.Generator().manual_seed(3))
+    labels = torch.arange(K).repeat_interleave(8)
+    loc, scale = class_statistics(engine, x, labels)
+    assert torch.allclose(loc, 10 * torch.eye(K), atol=0.15) and (scale < 0.3).all()
+    assert label_swap_success(engine, judge, x)["success"] == 0.0
+    assert label_swap_success(engine, judge, x, class_stats=(loc, scale))["success"] == 1.0
+    out = measure_all(engine, judge, x, class_stats=(loc, scale), per_label=5)
+    assert out["swap_success"] == 0.0 and out["swap_success_stats"] == 1.0

@@ -20,11 +20,13 @@ from core.config import RunConfig
 from core.data import DataConfig, DataSplits, load_data
 from core.device import pick_device
 from core.judge import Judge, JudgeSettings, load_or_train_judge
-from core.measures import measure_all
+from core.measures import class_statistics, measure_all
 from core.study.grid import Cell, StudyConfig, StudyError
 
 STUDY_FILE = "study.json"
 MEASURES_FILE = "measures.json"
+MEASURES_VERSION = 2  # part of the measures cache key: bump when a measure changes
+STATS_IMAGES = 2000   # training images whose encodings give each cell's per-class z_c statistics
 JUDGE_DIR = "judge"
 
 
@@ -107,11 +109,11 @@ def _check_same_settings(run_dir: Path, wanted: RunConfig) -> None:
                          f"use another --out or remove that folder")
 
 
-def test_subset(num_test: int, n: int, seed: int) -> torch.Tensor:
-    """A fixed random choice of n test images (sorted indices): test splits may be sorted by class, so the
-    first n images would miss whole classes."""
-    order = torch.randperm(num_test, generator=torch.Generator().manual_seed(seed))
-    return order[:min(n, num_test)].sort().values
+def test_subset(num_images: int, n: int, seed: int) -> torch.Tensor:
+    """A fixed random choice of n of the images (sorted indices): splits may be sorted by class, so the first n
+    images would miss whole classes."""
+    order = torch.randperm(num_images, generator=torch.Generator().manual_seed(seed))
+    return order[:min(n, num_images)].sort().values
 
 
 def _model_stamp(run_dir: Path) -> list:
@@ -119,11 +121,13 @@ def _model_stamp(run_dir: Path) -> list:
     return [st.st_size, st.st_mtime_ns]
 
 
-def measure_cell(run_dir: Path, judge: Judge, images: torch.Tensor, study: StudyConfig, device) -> dict:
-    """The cell's measures, cached in ``measures.json`` for this model file, judge and measure settings."""
+def measure_cell(run_dir: Path, judge: Judge, images: torch.Tensor, study: StudyConfig, device,
+                 train_sample: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
+    """The cell's measures, cached in ``measures.json`` for this model file, judge and measure settings.
+    ``train_sample`` (images, labels) gives the per-class z_c statistics for the second label-swap measure."""
     from core.inference import Engine
 
-    key = {"model": _model_stamp(run_dir), "judge": judge.info.get("key"), "judge_test_accuracy": judge.test_accuracy,
+    key = {"version": MEASURES_VERSION, "model": _model_stamp(run_dir), "judge": judge.info.get("key"), "judge_test_accuracy": judge.test_accuracy,
            "images": len(images), "per_label": study.gen_per_label, "seed": study.seed}
     path = run_dir / MEASURES_FILE
     if path.exists():
@@ -135,7 +139,11 @@ def measure_cell(run_dir: Path, judge: Judge, images: torch.Tensor, study: Study
             pass
     engine = Engine.from_run(run_dir, device=str(device))
     start = time.perf_counter()
-    values = measure_all(engine, judge, images, engine.config.model.likelihood, study.gen_per_label, study.seed)
+    stats = None
+    if train_sample is not None and engine.label_spec.is_multiclass:
+        stats = class_statistics(engine, *train_sample)
+    values = measure_all(engine, judge, images, engine.config.model.likelihood, study.gen_per_label, study.seed,
+                         class_stats=stats)
     values["measure_seconds"] = round(time.perf_counter() - start, 1)
     ckpt.atomic_write_json(path, {"key": key, "measures": values})
     return values
@@ -179,6 +187,7 @@ def run_study(out: Path, study: StudyConfig, *, log: Callable[[str], None] | Non
                                 JudgeSettings(epochs=study.judge_epochs, seed=study.seed,
                                               max_train_images=study.judge_images), device, say)
     images = splits.test.get_batch(test_subset(len(splits.test), study.measure_images, study.seed))[0]
+    train_sample = splits.train.get_batch(test_subset(len(splits.train), STATS_IMAGES, study.seed))
 
     progress = GridProgress(len(cells), study.epochs, say)
     rows = []
@@ -193,7 +202,7 @@ def run_study(out: Path, study: StudyConfig, *, log: Callable[[str], None] | Non
             epochs_before = len(progress.epoch_seconds)
             train(run_dir, configs[cell], resume=states[cell] == "partial", progress=False, log=None,
                   on_epoch=progress.on_epoch)
-        measures = measure_cell(run_dir, judge, images, study, device)
+        measures = measure_cell(run_dir, judge, images, study, device, train_sample)
         if states[cell] != "done":
             epoch_time = sum(progress.epoch_seconds[epochs_before:])
             progress.end_cell(time.perf_counter() - cell_start - epoch_time)
