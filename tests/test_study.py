@@ -158,3 +158,13 @@ def test_cell_config_is_an_ordinary_run_config():
     assert ckpt.RunConfig.from_json(cfg.to_json()).to_json() == cfg.to_json()
     assert [c.name for c in StudyConfig().cells()][:2] == ["beta0.001_z16_sup1", "beta0.05_z16_sup1"]
     assert len(StudyConfig().cells()) == 10
+
+
+def test_study_modules_never_import_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, core.study.cli, core.study.runner, core.study.report, core.study.figures, core.judge, "
+            "core.measures; bad = [m for m in sys.modules if m.startswith(('PyQt', 'pyqtgraph'))]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parent.parent))

@@ -17,7 +17,7 @@ from core.study.grid import Cell, StudyConfig
 # (key, header in report.md and report.csv) for the headline table
 COLUMNS = [
     ("cell", "cell"), ("beta", "beta"), ("latent_dim", "latent"), ("sup_frac", "sup frac"),
-    ("test_acc", "test acc"), ("recon_nll", "recon -log p(x|z)"), ("recon_mse", "recon MSE"),
+    ("test_acc", "test acc"), ("recon_nll", "recon -log p(x\\|z)"), ("recon_mse", "recon MSE"),
     ("cond_gen_acc", "cond-gen acc"), ("swap_success", "swap success"), ("swap_success_stats", "swap (class stats)"),
     ("style_share", "style kept (share)"),
     ("style_ratio", "style ratio"), ("locality", "locality"), ("train_seconds", "train s"),
