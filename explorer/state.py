@@ -30,7 +30,7 @@ class Intervention:
     z_c: np.ndarray
     z_style: np.ndarray
     image: np.ndarray         # decoded result
-    probs: np.ndarray         # q(y|z_c) of the result
+    probs: np.ndarray         # the classifier on the result image: q(y|z_c) of the re-encoded decoded image
     positions: dict           # map name -> (x, y) where the result lands, or None without maps
 
 
@@ -213,7 +213,13 @@ class ExplorerState(QObject):
     def _intervene(self, kind: str, description: str, z_c, z_style) -> Intervention:
         z_c = np.asarray(z_c, dtype=np.float32).reshape(-1)
         z_style = np.asarray(z_style, dtype=np.float32).reshape(-1)
-        images, probs = self.decode(z_c, z_style)
+        engine = self.run.engine
+        decoded = engine.decode(torch.from_numpy(z_c[None]), torch.from_numpy(z_style[None]))
+        # the verdict is on the image the user sees: re-encode it. A linear classifier read straight off the moved
+        # z_c extrapolates wherever the encoder's clusters sit beyond the prior means, and can disagree with the
+        # picture (a swapped 6 -> 0 that decodes as a clear 0 but reads as "6" at z_c').
+        probs = engine.classify(engine.encode(decoded).z_c).cpu().numpy()
+        images = to_uint8(decoded)
         self.intervention = Intervention(kind, description, self.a, z_c, z_style, images[0], probs[0],
                                          self.place(z_c, z_style))
         self.interventionChanged.emit()

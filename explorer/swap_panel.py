@@ -133,6 +133,6 @@ class SwapPanel(QWidget):
         self.result.set_image(r.image)
         self.result_box.caption.setText(f"intervened: {r.description}")
         self.probs.set_values(r.probs)
-        self.verdict.setText(f"{r.description}<br>q(y|z_c) says: <b>{s.prediction_text(r.probs)}</b>"
+        self.verdict.setText(f"{r.description}<br>classifier on the result image: <b>{s.prediction_text(r.probs)}</b>"
                              f"<br><span style='color:#707070'>the star on each map marks where it lands</span>")
         self.use_button.setEnabled(True)

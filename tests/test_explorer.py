@@ -187,12 +187,30 @@ def test_a_real_mouse_drag_moves_through_style_space(window, qtbot):
 
 
 # ---------------------------------------------------------------------------------------------- interventions
-def test_swap_moves_the_classifier_to_the_target_and_marks_both_maps(window):
+@pytest.fixture
+def default_window(qtbot):
+    """The embedded, fully trained default run (its maps are cached: no UMAP fit)."""
+    from core.inference import DEFAULT_RUN
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1600, 1000)
+    win.show_run(RunData.open(DEFAULT_RUN))
+    win.show()
+    qtbot.waitExposed(win)
+    assert win.is_ready
+    return win
+
+
+def test_swap_moves_the_classifier_to_the_target_and_marks_both_maps(default_window):
+    """The paper's swap through the learned prior, on the trained default model: the swapped image, re-encoded,
+    is classified as the target class for most points (the verdict the panel shows)."""
+    window = default_window
     s, panel = window.state, window.swap_panel
     labels = s.run.latents.labels
-    panel.using.setCurrentIndex(1)  # class statistics of the encoded points
+    panel.using.setCurrentIndex(0)  # the learned prior p(z_c|y)
     hits, tries = 0, 0
-    for i in range(0, MAP_POINTS, 15):
+    for i in range(0, len(labels), 97):
         target = (int(labels[i]) + 3) % 10
         s.select(i)
         panel.target.setCurrentIndex(target)
