@@ -151,6 +151,9 @@ def _markdown(report: dict, rows: list[dict]) -> str:
     for rel in report["figures"]:
         stem = Path(rel).stem
         lines += [f"### {titles.get(stem, stem)}", "", f"![{stem}]({rel})", ""]
+        if stem.startswith("loss"):
+            lines += ["beta weighs the latent terms of the objective, so loss levels of different betas are not "
+                      "comparable; compare the shapes of the curves (and train against validation).", ""]
     lines += ["Data: `report.json` (all values and per-label details), `report.csv` (one row per cell). Each cell "
               "is an ordinary run folder under `cells/` (open it in the explorer).", ""]
     return "\n".join(lines)
