@@ -92,6 +92,9 @@ def test_second_invocation_does_not_retrain(finished, digits_folder):
     assert [p.stat().st_mtime_ns for p in sorted((out / "cells").glob("*/measures.json"))] == measures_before
     assert sum(ln.startswith("cell") and "already trained" in ln for ln in lines) == 2 and len(report["rows"]) == 2
     assert report["cells_trained_now"] == 0
+    history = [json.loads(l) for l in (out / "invocations.jsonl").read_text().splitlines()]
+    assert [h["cells_trained"] for h in history] == [2, 0]
+    assert "Earlier invocations that trained cells" in (out / "report.md").read_text()
 
 
 def test_more_epochs_or_other_settings(finished, digits_folder):

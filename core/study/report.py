@@ -111,11 +111,14 @@ def write_report(out: Path, study: StudyConfig, cells: list[Cell], rows: list[di
     figures = make_study_figures(out / "figures", engines, names, histories, x, y, rows, CHART_COLUMNS,
                                  judge.test_accuracy, seed=study.seed)
     skipped = next((r["skipped"] for r in rows if r.get("skipped")), None)
+    history = []
+    if (out / "invocations.jsonl").exists():
+        history = [json.loads(line) for line in (out / "invocations.jsonl").read_text().splitlines() if line.strip()]
     report = {
         "format": "ccvae-explorer-study", "dataset": study.data.get("dataset"), "study": study.to_json(),
         "judge": {k: judge.info.get(k) for k in ("test_accuracy", "val_accuracy", "epochs_run", "key")},
         "measure_images": min(study.measure_images, len(splits.test)), "cells_trained_now": trained,
-        "wall_seconds": round(wall_seconds, 1), "rows": rows, "skipped": skipped,
+        "wall_seconds": round(wall_seconds, 1), "earlier_invocations": history, "rows": rows, "skipped": skipped,
         "figures": [str(p.relative_to(out)) for p in figures],
     }
     ckpt.atomic_write_json(out / "report.json", report)
@@ -137,10 +140,16 @@ def _markdown(report: dict, rows: list[dict]) -> str:
         f"Judge (independent CNN trained on every training label): test accuracy "
         f"**{report['judge']['test_accuracy']:.4f}**. Measures use {report['measure_images']} test images "
         f"(a fixed random choice).", "",
-        f"This invocation trained {report['cells_trained_now']} cell(s) and took {_hms(report['wall_seconds'])} "
-        f"(h:mm:ss) in all.", "",
+        f"This invocation trained {report['cells_trained_now']} cell(s) in {_hms(report['wall_seconds'])} "
+        f"(h:mm:ss, before drawing this report).", "",
         markdown_table(rows), "",
     ]
+    trained_before = [h for h in report.get("earlier_invocations", []) if h.get("cells_trained")]
+    if trained_before:
+        lines += ["Earlier invocations that trained cells (wall time including judge, training, measures and "
+                  "report): " + "; ".join(f"{h['finished']}: {h['cells_trained']} of {h['cells']} cells, "
+                                          f"{h['epochs']} epochs, {_hms(h['wall_seconds'])}" for h in trained_before)
+                  + ".", ""]
     if report.get("skipped"):
         lines += [f"**Note:** {report['skipped']}.", ""]
     lines += ["## What the columns measure", "", DEFINITIONS, "## Figures", ""]

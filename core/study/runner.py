@@ -2,6 +2,7 @@
 
 Study folder layout:
     study.json              the StudyConfig of the last invocation
+    invocations.jsonl       one line per finished invocation (cells trained, wall time)
     judge/judge.pt, .json   the cached judge (retrained only when the data set changes)
     cells/<cell>/           one ordinary run folder per cell (see core.run), plus measures.json
     report.md/.json/.csv    one row per cell; figures/*.png put the cells side by side
@@ -24,6 +25,7 @@ from core.measures import class_statistics, measure_all
 from core.study.grid import Cell, StudyConfig, StudyError
 
 STUDY_FILE = "study.json"
+INVOCATIONS_FILE = "invocations.jsonl"  # one line per finished invocation: when, cells trained, wall time
 MEASURES_FILE = "measures.json"
 MEASURES_VERSION = 2  # part of the measures cache key: bump when a measure changes
 STATS_IMAGES = 2000   # training images whose encodings give each cell's per-class z_c statistics
@@ -214,6 +216,10 @@ def run_study(out: Path, study: StudyConfig, *, log: Callable[[str], None] | Non
     say("study: drawing the comparison figures and the report")
     report = write_report(out, study, cells, rows, judge, splits, device,
                           wall_seconds=time.perf_counter() - wall_start, trained=len(todo))
+    with open(out / INVOCATIONS_FILE, "a") as f:  # the history report.md lists (training time of earlier runs)
+        f.write(json.dumps({"finished": time.strftime("%Y-%m-%d %H:%M:%S"), "cells_trained": len(todo),
+                            "cells": len(cells), "epochs": study.epochs,
+                            "wall_seconds": round(time.perf_counter() - wall_start, 1)}) + "\n")
     say(f"study: report in {out / 'report.md'}")
     return report
 
