@@ -195,3 +195,44 @@ def test_damaged_checkpoint_bytes_always_give_a_checkpoint_error(tmp_path):
             continue
         # a flip that leaves the payload readable is fine; it must then still be our format
         assert ckpt.safe_torch_load(target)["format"] == "ccvae-explorer"
+
+
+def test_checkpoint_from_another_version_is_refused(tmp_path):
+    run = tmp_path / "run"
+    train_run(run, small_config(epochs=1), progress=False)
+    payload = torch.load(run / "model.pt", weights_only=True)
+    payload["version"] = 99
+    torch.save(payload, run / "model.pt")
+    with pytest.raises(ckpt.CheckpointError, match="version 99 is not supported"):
+        ckpt.load_run(run)
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["version"] = 99
+    (run / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ckpt.CheckpointError, match="version 99"):
+        ckpt.load_config(run)
+
+
+def test_a_run_killed_mid_training_resumes_from_its_last_complete_epoch(tmp_path):
+    """SIGKILL while training: the folder keeps a loadable checkpoint, and --resume finishes the run."""
+    import signal
+    import time
+
+    out = tmp_path / "killed"
+    args = [sys.executable, str(ROOT / "train_cli.py"), "--out", str(out), "--epochs", "40", "--limit-train", "64",
+            "--no-maps", "--no-figures", "--threads", "1", "--quiet", "--sup-frac", "0.5"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = out / "metrics.jsonl"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert metrics.exists(), "training never finished an epoch"
+    done = int(torch.load(out / "checkpoint.pt", weights_only=True)["epoch"])
+    assert 1 <= done < 40
+    ckpt.load_run(out)  # the weights on disk are complete
+    proc = run_cli("--out", str(out), "--epochs", str(done + 2), "--resume", "--no-maps", "--no-figures",
+                   "--threads", "1", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    epochs = [r["epoch"] for r in load_history(out)]
+    assert epochs == list(range(1, done + 3))
