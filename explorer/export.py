@@ -43,9 +43,18 @@ def save_grid(grid: np.ndarray, path, scale: int = 2, gap: int = 2) -> Path:
     return path
 
 
+def _settle_maps(widget) -> None:
+    """Maps drawn with their fast preview while the view moved show the exact scatter before a picture."""
+    from explorer.map_view import MapView
+
+    for view in ([widget] if isinstance(widget, MapView) else []) + widget.findChildren(MapView):
+        view.settle()
+
+
 def grab_widget(widget, path) -> Path:
-    """PNG of a widget as it is drawn now (works offscreen)."""
+    """PNG of a widget as it is drawn now (works offscreen); maps show their exact scatter."""
     path = Path(path)
+    _settle_maps(widget)
     if not widget.grab().save(str(path), "PNG"):
         raise OSError(f"could not write {path}")
     return path
@@ -56,6 +65,7 @@ def export_plot(plot_widget, path, width: int = 1600) -> Path:
     import pyqtgraph.exporters as exporters
 
     path = Path(path)
+    _settle_maps(plot_widget)
     exporter = exporters.ImageExporter(plot_widget.getPlotItem())
     exporter.parameters()["width"] = int(width)
     exporter.export(str(path))
