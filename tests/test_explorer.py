@@ -395,3 +395,61 @@ def test_bad_runs_end_with_one_error_line(problem, runs, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
     assert not (tmp_path / "x.png").exists()
+
+
+# ---------------------------------------------------------------------------------------------- large maps
+def _map_pixels(view) -> np.ndarray:
+    image = view.grab().toImage().convertToFormat(view.grab().toImage().Format.Format_RGB32)
+    ptr = image.constBits()
+    ptr.setsize(image.sizeInBytes())
+    rows = np.frombuffer(ptr, dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, :image.width() * 4].reshape(image.height(), image.width(), 4)[..., :3].astype(np.int16)
+
+
+def test_large_maps_zoom_on_a_splatted_preview_and_rest_on_the_exact_scatter(window, qtbot, tmp_path):
+    from explorer.map_view import PREVIEW_MIN_POINTS
+
+    view = window.maps["zc"]
+    assert MAP_POINTS < PREVIEW_MIN_POINTS
+    view.view.scaleBy((0.9, 0.9))  # a small map: always the exact scatter
+    assert not view.previewing and view.scatter.isVisible()
+    view._fit_view(view.points())
+    view.repaint()
+    exact = _map_pixels(view)
+
+    view.preview_min_points = 0  # treat this map as a large one
+    view._fit_view(view.points())  # ranges set by code never preview
+    assert not view.previewing
+    view.view.scaleBy((0.9, 0.9))
+    view.view.scaleBy((1 / 0.9, 1 / 0.9))  # back to the fitted range, now drawn by the preview
+    assert view.previewing and not view.scatter.isVisible()
+    view.repaint()
+    preview = _map_pixels(view)
+    assert view.preview.last_paint_ms > 0
+    # the same points in the same colours: the pictures differ only where points overlap
+    ink_exact, ink_preview = (exact.sum(axis=2) < 700), (preview.sum(axis=2) < 700)
+    assert abs(int(ink_exact.sum()) - int(ink_preview.sum())) < 0.1 * ink_exact.sum()
+    assert np.abs(exact - preview).mean() < 2.0
+
+    qtbot.waitUntil(lambda: not view.previewing, timeout=3000)  # the view rests: the exact scatter is back
+    assert view.scatter.isVisible() and not view.preview.isVisible()
+    view._fit_view(view.points())  # exactly the first range again (two scaleBy steps leave rounding behind)
+    view.repaint()
+    rest = _map_pixels(view)
+    view.preview_min_points = 10 ** 9  # the same view drawn without any preview, as before large-map previews
+    view._fit_view(view.points())
+    view.repaint()
+    reference = _map_pixels(view)
+    view.preview_min_points = 0
+    # the scatter's device cache may land a sub-pixel apart after a hide and show, so edge pixels of points may
+    # differ by antialiasing (plain hide/show of the scatter does that too), never the points themselves
+    assert np.abs(rest - reference).mean() < 0.5
+    assert abs(int((rest.sum(axis=2) < 700).sum()) - int((reference.sum(axis=2) < 700).sum())) \
+        < 0.01 * (reference.sum(axis=2) < 700).sum()
+
+    view.view.translateBy(x=0.01)
+    assert view.previewing
+    from explorer.export import grab_widget
+
+    grab_widget(window, tmp_path / "shot.png")  # pictures are taken of the exact scatter
+    assert not view.previewing
