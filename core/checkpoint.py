@@ -8,13 +8,12 @@ holding pickled code is refused, never executed.
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import torch
 
+from core.atomic import atomic_write, atomic_write_bytes, atomic_write_json  # noqa: F401 (re-exported)
 from core.config import FORMAT_VERSION, RunConfig
 from core.model import CCVAE
 
@@ -28,31 +27,8 @@ class CheckpointError(Exception):
     """A run folder or checkpoint that cannot be used; the message is one line saying why."""
 
 
-def _atomic_write(path: Path, write) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    _atomic_write(path, lambda f: f.write(data))
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
-
-
 def atomic_torch_save(path: Path, obj) -> None:
-    _atomic_write(path, lambda f: torch.save(obj, f))
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def safe_torch_load(path: Path, map_location="cpu") -> dict:

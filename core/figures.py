@@ -10,11 +10,12 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from core.atomic import atomic_write_bytes
 
 _MARGIN = 6          # px around labels and between panels
 _FONT_SIZE = 14      # px; PIL's bundled font when FreeType is available, else its fixed bitmap font
@@ -26,31 +27,10 @@ _INK = (0, 0, 0)
 # Writing files
 # --------------------------------------------------------------------------------------------------------------
 
-def _atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder + fsync + os.replace; makes parent folders."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)  # mkstemp makes files 0600; a run's files should be readable like others
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _save_pil(path: str | os.PathLike, image: Image.Image) -> None:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
-    _atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -229,7 +209,7 @@ def save_curves(path: str | os.PathLike, series: dict[str, Sequence[tuple[float,
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    _atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 
 
 # --------------------------------------------------------------------------------------------------------------

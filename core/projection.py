@@ -16,13 +16,14 @@ import hashlib
 import io
 import logging
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 from scipy.spatial import cKDTree
+
+from core.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -201,34 +202,12 @@ def compute_maps(z_c: np.ndarray, z_style: np.ndarray, *, seed: int = 0, progres
     return LatentMaps(zc=zc_map, style=style_map, key=key)
 
 
-def _atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the whole new one, never a partial one."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    # The temp file must live in the same folder: os.replace is only atomic within one file system.
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)  # mkstemp makes files 0600; a run's files should be readable like others
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def save_maps(path: str | os.PathLike, maps: LatentMaps) -> None:
     """Write ``maps`` to ``path`` (.npz, no pickled objects) atomically; creates the parent folder."""
     buf = io.BytesIO()
     np.savez(buf, zc=np.asarray(maps.zc, dtype=np.float32), style=np.asarray(maps.style, dtype=np.float32),
              key=np.array(maps.key))  # a unicode array, loadable with allow_pickle=False
-    _atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def load_maps(path: str | os.PathLike, expected_key: str | None = None) -> LatentMaps | None:

@@ -7,8 +7,6 @@ import json
 import math
 from pathlib import Path
 
-import torch
-
 from core import checkpoint as ckpt
 from core.data import DataSplits
 from core.judge import Judge

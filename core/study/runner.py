@@ -18,7 +18,7 @@ import torch
 
 from core import checkpoint as ckpt
 from core.config import RunConfig
-from core.data import DataConfig, DataSplits, load_data
+from core.data import DataConfig, load_data
 from core.device import pick_device
 from core.judge import Judge, JudgeSettings, load_or_train_judge
 from core.measures import class_statistics, measure_all
