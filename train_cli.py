@@ -41,6 +41,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3; 1e-4 for celeba)")
     t.add_argument("--head-lr-scale", type=float, default=10.0,
                    help="the classifier and conditional prior learn this many times faster (default 10)")
+    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                   help="learning rate over the run: constant, or cosine decay to 0 by the last epoch")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     t.add_argument("--no-amp", action="store_true", help="no bfloat16 autocast (used on CUDA and on CPUs with native bf16)")
@@ -65,7 +67,7 @@ def config_from_args(args):
                         zc_dim=args.zc_dim, likelihood=args.likelihood or ("laplace" if rgb else "bernoulli"))
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size or (200 if args.dataset == "celeba" else 64),
                         lr=args.lr or (1e-4 if args.dataset == "celeba" else 1e-3), seed=args.seed,
-                        head_lr_scale=args.head_lr_scale,
+                        head_lr_scale=args.head_lr_scale, lr_schedule=args.lr_schedule,
                         device=args.device, amp=not args.no_amp, map_points=args.map_points,
                         make_maps=not args.no_maps, make_figures=not args.no_figures, threads=args.threads,
                         limit_train=args.limit_train)

@@ -80,6 +80,7 @@ class TrainConfig:
     # first thousands of steps and label swaps land off the data (mnist5k, 12 epochs: swaps re-classified as the
     # target 15% of the time at 1x, 75% at 10x, same accuracy)
     head_lr_scale: float = 10.0
+    lr_schedule: str = "constant"  # "constant", or "cosine": decay to 0 over the run's epochs, epoch by epoch
     seed: int = 0
     device: str = "auto"        # auto | cpu | cuda | cuda:N
     amp: bool = True            # bfloat16 autocast where the hardware has it (CUDA; CPUs with AVX512-BF16/AMX)

@@ -189,8 +189,18 @@ class Trainer:
         self.optimizer.step()
         return parts
 
+    def _set_learning_rate(self, epoch: int) -> None:
+        """The schedule is a function of the epoch alone, so --resume needs no scheduler state."""
+        factor = 1.0
+        if self.cfg.train.lr_schedule == "cosine":
+            factor = 0.5 * (1 + math.cos(math.pi * (epoch - 1) / max(self.cfg.train.epochs, 1)))
+        scales = (1.0, self.cfg.train.head_lr_scale)  # the parameter groups of make_optimizer
+        for group, scale in zip(self.optimizer.param_groups, scales):
+            group["lr"] = self.cfg.train.lr * scale * factor
+
     def train_epoch(self, epoch: int) -> dict:
         cfg, splits = self.cfg, self.splits
+        self._set_learning_rate(epoch)
         gen = torch.Generator().manual_seed(cfg.train.seed * 100_003 + epoch)
         sup_idx = self._shard(splits.labelled, gen)
         unsup_idx = self._shard(splits.unlabelled, gen)
