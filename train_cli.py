@@ -39,8 +39,10 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--batch-size", type=int, default=None, help="per process under torchrun (effective batch = this x processes); default 64 (200 for celeba)")
     t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3; 1e-4 for celeba)")
-    t.add_argument("--head-lr-scale", type=float, default=10.0,
-                   help="the classifier and conditional prior learn this many times faster (default 10)")
+    t.add_argument("--prior-lr-scale", type=float, default=10.0,
+                   help="the conditional prior p(z_c|y) learns this many times faster than the networks (default 10)")
+    t.add_argument("--classifier-lr-scale", type=float, default=1.0,
+                   help="the classifier q(y|z_c) learns this many times faster than the networks (default 1)")
     t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
                    help="learning rate over the run: constant, or cosine decay to 0 by the last epoch")
     t.add_argument("--seed", type=int, default=0)
@@ -67,7 +69,8 @@ def config_from_args(args):
                         zc_dim=args.zc_dim, likelihood=args.likelihood or ("laplace" if rgb else "bernoulli"))
     train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size or (200 if args.dataset == "celeba" else 64),
                         lr=args.lr or (1e-4 if args.dataset == "celeba" else 1e-3), seed=args.seed,
-                        head_lr_scale=args.head_lr_scale, lr_schedule=args.lr_schedule,
+                        prior_lr_scale=args.prior_lr_scale,
+                        classifier_lr_scale=args.classifier_lr_scale, lr_schedule=args.lr_schedule,
                         device=args.device, amp=not args.no_amp, map_points=args.map_points,
                         make_maps=not args.no_maps, make_figures=not args.no_figures, threads=args.threads,
                         limit_train=args.limit_train)

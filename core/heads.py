@@ -9,6 +9,7 @@ Both heads share one interface so the objective and the inference code need not 
   (E_y[log p(z_c|y)], E_y[log p(y) - log q(y|z_c)]), each [B].
 - ``prior(y)``: (loc, scale) of p(z_c|y), each [B, Dc].
 - ``probs(z_c)``: what the classifier says: class probabilities [B, K] or attribute probabilities [B, A].
+- ``prior_parameters()``: the parameters of p(z_c|y) (the rest belong to the classifier).
 """
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ class MulticlassHead(nn.Module):
 
     def prior_scale(self) -> torch.Tensor:
         return F.softplus(self.prior_raw_scale) + 1e-4
+
+    def prior_parameters(self) -> list[nn.Parameter]:
+        return [self.prior_loc, self.prior_raw_scale]
 
     def prior(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.prior_loc[y], self.prior_scale()[y]
@@ -77,6 +81,9 @@ class BinaryHead(nn.Module):
 
     def logits(self, z_c: torch.Tensor) -> torch.Tensor:
         return z_c * self.weight + self.bias
+
+    def prior_parameters(self) -> list[nn.Parameter]:
+        return [self.loc_true, self.loc_false, self.raw_scale_true, self.raw_scale_false]
 
     def prior(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         loc = y * self.loc_true + (1 - y) * self.loc_false

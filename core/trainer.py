@@ -104,12 +104,22 @@ def evaluation_loss(model: CCVAE, data, indices: np.ndarray, cfg: RunConfig, dev
     return {k: v / max(n, 1) for k, v in sums.items()}
 
 
+def lr_scales(cfg: RunConfig) -> tuple[float, float, float]:
+    """Learning-rate multiples of the three parameter groups of ``make_optimizer``."""
+    return 1.0, cfg.train.classifier_lr_scale, cfg.train.prior_lr_scale
+
+
 def make_optimizer(model: CCVAE, cfg: RunConfig) -> torch.optim.Optimizer:
-    """Adam, with the label heads (classifier and conditional prior) at ``head_lr_scale`` times the rate."""
-    head = [p for name, p in model.named_parameters() if name.startswith("head.")]
-    networks = [p for name, p in model.named_parameters() if not name.startswith("head.")]
-    return torch.optim.Adam([{"params": networks}, {"params": head, "lr": cfg.train.lr * cfg.train.head_lr_scale}],
-                            lr=cfg.train.lr)
+    """Adam over three groups: the networks, the classifier q(y|z_c) and the conditional prior p(z_c|y), the
+    last two at their own multiples of the learning rate (see TrainConfig)."""
+    prior = model.head.prior_parameters()
+    prior_ids = {id(p) for p in prior}
+    classifier = [p for p in model.head.parameters() if id(p) not in prior_ids]
+    head_ids = {id(p) for p in model.head.parameters()}
+    networks = [p for p in model.parameters() if id(p) not in head_ids]
+    groups = [networks, classifier, prior]
+    return torch.optim.Adam([{"params": params, "lr": cfg.train.lr * scale}
+                             for params, scale in zip(groups, lr_scales(cfg))], lr=cfg.train.lr)
 
 
 class Trainer:
@@ -194,8 +204,7 @@ class Trainer:
         factor = 1.0
         if self.cfg.train.lr_schedule == "cosine":
             factor = 0.5 * (1 + math.cos(math.pi * (epoch - 1) / max(self.cfg.train.epochs, 1)))
-        scales = (1.0, self.cfg.train.head_lr_scale)  # the parameter groups of make_optimizer
-        for group, scale in zip(self.optimizer.param_groups, scales):
+        for group, scale in zip(self.optimizer.param_groups, lr_scales(self.cfg)):
             group["lr"] = self.cfg.train.lr * scale * factor
 
     def train_epoch(self, epoch: int) -> dict:

@@ -238,15 +238,17 @@ def test_a_run_killed_mid_training_resumes_from_its_last_complete_epoch(tmp_path
     assert epochs == list(range(1, done + 3))
 
 
-def test_learning_rates_follow_the_heads_scale_and_the_schedule(tmp_path):
-    cfg, splits, model = prepare(tmp_path / "run", small_config(epochs=4, lr_schedule="cosine", head_lr_scale=5.0),
-                                 resume=False)
+def test_learning_rates_follow_the_heads_scales_and_the_schedule(tmp_path):
+    cfg, splits, model = prepare(tmp_path / "run", small_config(epochs=4, lr_schedule="cosine", prior_lr_scale=5.0,
+                                                                classifier_lr_scale=2.0), resume=False)
     trainer = Trainer(tmp_path / "run", cfg, splits, model, torch.device("cpu"), progress=False)
     seen = []
     for epoch in (1, 3):
         trainer._set_learning_rate(epoch)
         seen.append([g["lr"] for g in trainer.optimizer.param_groups])
-    assert seen[0] == pytest.approx([1e-3, 5e-3])
-    assert seen[1] == pytest.approx([0.5e-3, 2.5e-3])  # halfway through a cosine over 4 epochs
-    head_params = {id(p) for p in model.head.parameters()}
-    assert {id(p) for p in trainer.optimizer.param_groups[1]["params"]} == head_params
+    assert seen[0] == pytest.approx([1e-3, 2e-3, 5e-3])
+    assert seen[1] == pytest.approx([0.5e-3, 1e-3, 2.5e-3])  # halfway through a cosine over 4 epochs
+    groups = [{id(p) for p in g["params"]} for g in trainer.optimizer.param_groups]
+    assert groups[1] == {id(p) for p in model.head.classifier.parameters()}
+    assert groups[2] == {id(model.head.prior_loc), id(model.head.prior_raw_scale)}
+    assert sum(len(g) for g in groups) == len(list(model.parameters()))
