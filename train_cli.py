@@ -18,12 +18,10 @@ SUBCOMMANDS = {"study": ("core.study.cli", "main")}  # name -> (module, function
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+    from core.data.config import add_source_arguments
+
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", default="mnist5k", help="mnist5k (embedded, default), mnist, fashion-mnist, celeba or folder")
-    d.add_argument("--data-dir", help="folder holding the data set (torchvision layout, IDX files, CelebA, or your images)")
-    d.add_argument("--labels-csv", help="folder data set: CSV of labels (default <data-dir>/labels.csv)")
-    d.add_argument("--image-size", type=int, help="folder data set: resize images to this side (28 or 64)")
-    d.add_argument("--channels", type=int, choices=(1, 3), help="folder data set: 1 grey or 3 RGB")
+    add_source_arguments(d)
     labels = d.add_mutually_exclusive_group()
     labels.add_argument("--sup-frac", type=float, help="share of training images that keep their label (default 1.0)")
     labels.add_argument("--num-labels", type=int, help="number of training images that keep their label")
@@ -59,11 +57,10 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args):
     from core.config import ModelConfig, ObjectiveConfig, RunConfig, TrainConfig
-    from core.data import DataConfig
+    from core.data import DataConfig, source_settings
 
     rgb = args.dataset == "celeba" or args.channels == 3
-    data = DataConfig(dataset=args.dataset, data_dir=args.data_dir, labels_csv=args.labels_csv,
-                      image_size=args.image_size, channels=args.channels, sup_frac=args.sup_frac,
+    data = DataConfig(**source_settings(args), sup_frac=args.sup_frac,
                       num_labels=args.num_labels, seed=args.seed, num_workers=args.workers)
     model = ModelConfig(label_spec=None, latent_dim=args.latent_dim or (45 if args.dataset == "celeba" else 16),
                         zc_dim=args.zc_dim, likelihood=args.likelihood or ("laplace" if rgb else "bernoulli"))

@@ -9,7 +9,7 @@ Typical use::
         ...  # images float32 [B, 1, 28, 28] in [0, 1], labels int64 [B]
 """
 from core.data.batches import iterate_batches
-from core.data.config import DATASET_NAMES, DataConfig
+from core.data.config import DATASET_NAMES, DataConfig, add_source_arguments, source_settings
 from core.data.errors import DataError
 from core.data.imageset import FileImageSet, ImageFileLoader, ImageSet, TensorImageSet
 from core.data.labelled import choose_labelled, label_prior
@@ -18,5 +18,6 @@ from core.data.splits import DataSplits
 
 __all__ = [
     "DATASET_NAMES", "DataConfig", "DataError", "DataSplits", "FileImageSet", "ImageFileLoader", "ImageSet",
-    "TensorImageSet", "choose_labelled", "iterate_batches", "label_prior", "load_data",
+    "TensorImageSet", "add_source_arguments", "choose_labelled", "iterate_batches", "label_prior", "load_data",
+    "source_settings",
 ]

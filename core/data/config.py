@@ -1,6 +1,7 @@
 """Settings that say which data set to load and how much of it is labelled."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from dataclasses import dataclass
 
@@ -30,3 +31,18 @@ class DataConfig:
     @classmethod
     def from_json(cls, d: dict) -> "DataConfig":
         return cls(**d)
+
+
+def add_source_arguments(group) -> None:
+    """The command-line options that say where the data are (shared by training and the study)."""
+    group.add_argument("--dataset", default="mnist5k", help="mnist5k (embedded, default), mnist, fashion-mnist, celeba or folder")
+    group.add_argument("--data-dir", help="folder holding the data set (torchvision layout, IDX files, CelebA, or your images)")
+    group.add_argument("--labels-csv", help="folder data set: CSV of labels (default <data-dir>/labels.csv)")
+    group.add_argument("--image-size", type=int, help="folder data set: resize images to this side (28 or 64)")
+    group.add_argument("--channels", type=int, choices=(1, 3), help="folder data set: 1 grey or 3 RGB")
+
+
+def source_settings(args: argparse.Namespace) -> dict:
+    """The DataConfig fields that ``add_source_arguments`` set."""
+    return dict(dataset=args.dataset, data_dir=args.data_dir, labels_csv=args.labels_csv,
+                image_size=args.image_size, channels=args.channels)

@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from core.data.config import add_source_arguments, source_settings
 from core.study.grid import DEFAULT_EPOCHS, POSTER_BETAS, POSTER_LATENT_DIMS, StudyConfig
 
 
@@ -28,11 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _OneLineParser(prog="ccvae-train study", description=__doc__.split("\n\n")[0],
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", default="mnist5k", help="mnist5k, mnist, fashion-mnist, celeba or folder")
-    d.add_argument("--data-dir", help="folder holding the data set")
-    d.add_argument("--labels-csv", help="folder data set: CSV of labels (default <data-dir>/labels.csv)")
-    d.add_argument("--image-size", type=int, help="folder data set: resize images to this side (28 or 64)")
-    d.add_argument("--channels", type=int, choices=(1, 3), help="folder data set: 1 grey or 3 RGB")
+    add_source_arguments(d)
     g = p.add_argument_group("grid")
     g.add_argument("--betas", type=float, nargs="+", default=list(POSTER_BETAS), help="KL weights")
     g.add_argument("--latent-dims", type=int, nargs="+", default=list(POSTER_LATENT_DIMS), help="sizes of z")
@@ -62,8 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def study_from_args(args) -> StudyConfig:
-    data = {"dataset": args.dataset, "data_dir": args.data_dir, "labels_csv": args.labels_csv,
-            "image_size": args.image_size, "channels": args.channels, "seed": args.seed}
+    data = {**source_settings(args), "seed": args.seed}
     return StudyConfig(data=data, betas=tuple(args.betas), latent_dims=tuple(args.latent_dims),
                        sup_fracs=tuple(args.sup_fracs), zc_dim=args.zc_dim, epochs=args.epochs,
                        batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, threads=args.threads,
