@@ -11,8 +11,11 @@ Engine-like object (``core.inference.Engine`` is one):
     label_spec (``is_multiclass``, ``size``, ``names``) and style_dim
 Judge-like: ``judge(images) -> probs [B, K]``; for style preservation also ``judge.features(images) -> [B, F]``.
 
-The measures are defined for one multi-class label (MNIST, Fashion-MNIST, a folder of classes). For binary
-attributes ``measure_all`` says they were skipped rather than report numbers that mean something else.
+Each measure has a multi-class form (one label: MNIST, Fashion-MNIST, a folder of classes) and a binary-attribute
+form (CelebA, a folder whose CSV has several 0/1 columns); the public functions pick the form from
+``engine.label_spec``. For binary attributes ``predict`` returns 0/1 vectors [B, A], ``prior``/``swap_label`` take
+[B, A] 0/1 vectors, the judge returns one sigmoid probability per attribute (judged 1 when > 0.5), and p(y) is
+``engine.model.label_prior`` (p(y_i = 1) per attribute; 0.5 each when the engine has none).
 """
 from __future__ import annotations
 
@@ -43,9 +46,30 @@ def _random_other_labels(y: torch.Tensor, num_classes: int, gen: torch.Generator
     return (y + shift) % num_classes
 
 
-def _check_multiclass(engine) -> None:
-    if not engine.label_spec.is_multiclass:
-        raise ValueError("this measure is defined for one multi-class label; binary attributes are not supported")
+def _judge_attributes(judge, images: torch.Tensor) -> torch.Tensor:
+    """Binary attributes: the judge's verdict per attribute, 0/1 floats [B, A] (probability > 0.5)."""
+    return (torch.as_tensor(judge(images)).float().cpu() > 0.5).float()
+
+
+def _is_binary(engine) -> bool:
+    return not engine.label_spec.is_multiclass
+
+
+def _attribute_prior(engine) -> torch.Tensor:
+    """p(y_i = 1) per attribute [A]: the model's label prior (training label frequencies), else 0.5 each."""
+    prior = getattr(engine, "label_prior", None)
+    if prior is None:
+        prior = getattr(getattr(engine, "model", None), "label_prior", None)
+    if prior is None:
+        return torch.full((engine.label_spec.size,), 0.5)
+    return torch.as_tensor(prior).float().cpu().reshape(engine.label_spec.size)
+
+
+def _flipped(y: torch.Tensor, attribute: int) -> torch.Tensor:
+    """0/1 vectors [B, A] with one attribute negated, the others kept."""
+    target = y.clone()
+    target[:, attribute] = 1 - y[:, attribute]
+    return target
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -78,9 +102,11 @@ def conditional_generation_accuracy(engine, judge, per_label: int = 100, seed: i
     count how often the judge calls the picture y. Measures whether the conditional prior p(z_c|y) alone makes
     pictures of y whatever the style, i.e. whether z_c carries the label and the decoder uses it.
 
-    Returns ``accuracy`` (mean over labels) and ``per_label`` (list, label order).
+    Returns ``accuracy`` (mean over labels) and ``per_label`` (list, label order). Binary attributes:
+    ``attribute_generation_accuracy``.
     """
-    _check_multiclass(engine)
+    if _is_binary(engine):
+        return attribute_generation_accuracy(engine, judge, per_label, seed)
     gen = _generator(seed)
     per = []
     for y in range(engine.label_spec.size):
@@ -90,10 +116,43 @@ def conditional_generation_accuracy(engine, judge, per_label: int = 100, seed: i
     return {"accuracy": sum(per) / len(per), "per_label": per}
 
 
+def attribute_generation_accuracy(engine, judge, per_value: int = 100, seed: int = 0) -> dict:
+    """Binary attributes: for each attribute i and value v in {0, 1}, ``per_value`` times: a label vector y drawn
+    from p(y) (independent attributes, p(y_j = 1) = the training frequency) with y_i set to v, z_c ~ p(z_c|y),
+    style ~ N(0, I), decoded; the share of pictures whose judged attribute i is v. Measures whether the
+    conditional prior alone sets each attribute, whatever the other attributes and the style are. The other
+    attributes are drawn from p(y) rather than fixed so that every combination counts as often as it occurs.
+
+    Returns ``accuracy`` (mean over the 2A (attribute, value) pairs), ``per_label`` (per attribute, mean of its two
+    values) and ``per_value`` ([A] pairs [share for v = 0, share for v = 1]).
+    """
+    gen = _generator(seed)
+    p1 = _attribute_prior(engine)
+    per_value_shares = []
+    for i in range(engine.label_spec.size):
+        pair = []
+        for v in (0, 1):
+            y = (torch.rand((per_value, len(p1)), generator=gen) < p1).float()
+            y[:, i] = float(v)
+            loc, scale = engine.prior(y)
+            eps = torch.randn(loc.shape, generator=gen).to(loc.device)
+            z_style = torch.randn((per_value, engine.style_dim), generator=gen).to(loc.device)
+            judged = _judge_attributes(judge, engine.decode(loc + scale * eps, z_style))
+            pair.append(float((judged[:, i] == v).float().mean()))
+        per_value_shares.append(pair)
+    per_attr = [sum(pair) / 2 for pair in per_value_shares]
+    return {"accuracy": sum(per_attr) / len(per_attr), "per_label": per_attr, "per_value": per_value_shares}
+
+
 def class_statistics(engine, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Where the encoder actually puts each class: mean and standard deviation of the encoder-mean z_c of the
-    given (training) images per class, each [K, Dc]. A class with fewer than two images gets scale 1."""
-    _check_multiclass(engine)
+    given (training) images per class, each [K, Dc]. A class with fewer than two images gets scale 1.
+
+    Binary attributes (labels [N, A] of 0/1; one z_c dimension per attribute, as in the model): where the encoder
+    puts z_c[i] for y_i = 0 and for y_i = 1, each [2, A] (row v: value v). A value with no image gets location 0,
+    with fewer than two scale 1."""
+    if _is_binary(engine):
+        return _attribute_statistics(engine, images, labels)
     z_c = engine.encode(images).z_c.float().cpu()
     labels = torch.as_tensor(labels).reshape(-1).cpu()
     k = engine.label_spec.size
@@ -104,6 +163,23 @@ def class_statistics(engine, images: torch.Tensor, labels: torch.Tensor) -> tupl
             loc[c] = members.mean(0)
         if len(members) >= 2:
             scale[c] = members.std(0).clamp_min(1e-4)
+    return loc, scale
+
+
+def _attribute_statistics(engine, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    z_c = engine.encode(images).z_c.float().cpu()
+    labels = torch.as_tensor(labels).float().cpu().reshape(len(z_c), -1)
+    a = engine.label_spec.size
+    if z_c.shape[1] != a:
+        raise ValueError(f"attribute statistics need one z_c dimension per attribute ({a}), z_c has {z_c.shape[1]}")
+    loc, scale = torch.zeros(2, a), torch.ones(2, a)
+    for i in range(a):
+        for v in (0, 1):
+            members = z_c[labels[:, i] == v, i]
+            if len(members) >= 1:
+                loc[v, i] = members.mean()
+            if len(members) >= 2:
+                scale[v, i] = members.std().clamp_min(1e-4)
     return loc, scale
 
 
@@ -120,8 +196,10 @@ def label_swap_success(engine, judge, images: torch.Tensor, class_stats: tuple |
     decoder may well read the label from z_c, yet moves between the priors miss it.
 
     Returns ``success`` (share over all image x target pairs) and ``per_target`` (share per target label).
+    Binary attributes: ``attribute_flip_success``.
     """
-    _check_multiclass(engine)
+    if _is_binary(engine):
+        return attribute_flip_success(engine, judge, images, class_stats)
     enc = engine.encode(images)
     y_from = torch.as_tensor(engine.predict(enc.z_c)).reshape(-1)
     hits, total, per = 0, 0, []
@@ -144,6 +222,41 @@ def label_swap_success(engine, judge, images: torch.Tensor, class_stats: tuple |
     return {"success": hits / max(total, 1), "per_target": per}
 
 
+def attribute_flip_success(engine, judge, images: torch.Tensor, class_stats: tuple | None = None) -> dict:
+    """Binary attributes: flip each attribute of each image in turn and count how often the judge sees the flip.
+
+    The source attributes are the CCVAE's own verdict y = predict(z_c) (what the explorer flips from); for
+    attribute i the target is y with y_i negated, z_c is moved from p(z_c|y) to p(z_c|y') (``swap_label``: only
+    the flipped attribute's part of z_c moves, keeping its place in the mode), the style is kept, and the result
+    decoded. A success is a judged attribute i equal to the target value. Measures whether editing z_c alone
+    changes that attribute of the picture, as the model claims it should.
+
+    With ``class_stats`` = (loc [2, A], scale [2, A]) from ``class_statistics`` (one z_c dimension per attribute),
+    z_c[i] is instead moved between where the encoder puts y_i = 0 and y_i = 1: z_c[i]' = loc[t, i] +
+    scale[t, i] (z_c[i] - loc[s, i]) / scale[s, i], s the source value, t = 1 - s; the other dimensions stay.
+
+    Every image is flipped once per attribute, so ``success`` (share over all image x attribute pairs) is also
+    the mean over attributes of ``per_target`` (share per attribute).
+    """
+    enc = engine.encode(images)
+    dev = enc.z_c.device
+    y_from = torch.as_tensor(engine.predict(enc.z_c)).float().cpu().reshape(len(enc.z_c), -1)
+    per = []
+    for i in range(engine.label_spec.size):
+        target = _flipped(y_from, i)
+        if class_stats is None:
+            z_c = engine.swap_label(enc.z_c, y_from.to(dev), target.to(dev))
+        else:
+            loc, scale = (torch.as_tensor(t).float().cpu() for t in class_stats)
+            src, dst = y_from[:, i].long(), target[:, i].long()
+            z_c = enc.z_c.clone()
+            moved = loc[dst, i] + scale[dst, i] * (enc.z_c[:, i].float().cpu() - loc[src, i]) / scale[src, i]
+            z_c[:, i] = moved.to(dev)
+        judged = _judge_attributes(judge, engine.decode(z_c, enc.z_style))
+        per.append(float((judged[:, i] == target[:, i]).float().mean()))
+    return {"success": sum(per) / len(per), "per_target": per}
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # What the style carries
 # ----------------------------------------------------------------------------------------------------------------
@@ -162,16 +275,26 @@ def style_preservation(engine, judge, images: torch.Tensor, seed: int = 0) -> di
 
     Returns, for features and pixels: ``share`` = fraction of images with d_same < d_other (0.5 = chance,
     1 = style always kept) and ``ratio`` = mean d_same / mean d_other (1 = no style kept, lower is better).
+
+    Binary attributes: the intervention is an attribute flip instead of a label swap. Each image x (style s,
+    predicted attributes y) gets one attribute i drawn at random and negated, y' = y with y_i flipped; swapped =
+    decode(swap(z_c, y -> y'), s), same/other = the mean of p(z_c|y') (the typical picture of the target
+    attributes) in x's style / in a random other image's style; the rest as above.
     """
-    _check_multiclass(engine)
     gen = _generator(seed)
     enc = engine.encode(images)
     n = len(enc.z_c)
     if n < 2:
         raise ValueError("style preservation needs at least two images (it pairs each with another)")
     dev = enc.z_c.device
-    y_from = torch.as_tensor(engine.predict(enc.z_c)).reshape(-1).cpu()
-    y_to = _random_other_labels(y_from, engine.label_spec.size, gen)
+    if _is_binary(engine):
+        y_from = torch.as_tensor(engine.predict(enc.z_c)).float().cpu().reshape(n, -1)
+        which = torch.randint(0, engine.label_spec.size, (n,), generator=gen)
+        y_to = y_from.clone()
+        y_to[torch.arange(n), which] = 1 - y_from[torch.arange(n), which]
+    else:
+        y_from = torch.as_tensor(engine.predict(enc.z_c)).reshape(-1).cpu()
+        y_to = _random_other_labels(y_from, engine.label_spec.size, gen)
     partner = _derangement(n, gen)
     swapped = engine.decode(engine.swap_label(enc.z_c, y_from.to(dev), y_to.to(dev)), enc.z_style)
     loc, _ = engine.prior(y_to.to(dev))
@@ -202,8 +325,12 @@ def style_invariance(engine, judge, images: torch.Tensor, seed: int = 0) -> dict
 
     Returns ``unchanged`` and ``agrees_with_label``: share where the transferred image is still judged as the
     CCVAE's predicted label of x.
+
+    Binary attributes: the same transfer, counted per attribute: ``unchanged`` is the share of (image, attribute)
+    pairs whose judged attribute is the same with the other image's style as with the own style,
+    ``agrees_with_label`` the share of pairs judged as the CCVAE predicts attribute i of x, and ``per_attribute``
+    the ``unchanged`` share of each attribute.
     """
-    _check_multiclass(engine)
     gen = _generator(seed)
     enc = engine.encode(images)
     n = len(enc.z_c)
@@ -211,6 +338,13 @@ def style_invariance(engine, judge, images: torch.Tensor, seed: int = 0) -> dict
         raise ValueError("style invariance needs at least two images (it pairs each with another)")
     dev = enc.z_c.device
     partner = _derangement(n, gen)
+    if _is_binary(engine):
+        own = _judge_attributes(judge, engine.decode(enc.z_c, enc.z_style))
+        moved = _judge_attributes(judge, engine.decode(enc.z_c, enc.z_style[partner.to(dev)]))
+        y = torch.as_tensor(engine.predict(enc.z_c)).float().cpu().reshape(n, -1)
+        same = (own == moved).float()
+        return {"unchanged": float(same.mean()), "agrees_with_label": float((moved == y).float().mean()),
+                "per_attribute": same.mean(0).tolist()}
     own = _judge_classes(judge, engine.decode(enc.z_c, enc.z_style))
     moved = _judge_classes(judge, engine.decode(enc.z_c, enc.z_style[partner.to(dev)]))
     y = torch.as_tensor(engine.predict(enc.z_c)).reshape(-1).cpu()
@@ -230,13 +364,11 @@ def measure_all(engine, judge, images: torch.Tensor, likelihood: str = "bernoull
                 seed: int = 0, class_stats: tuple | None = None) -> dict:
     """Every measure on the given (test) images, as one flat dict of floats (keys: MEASURE_COLUMNS) plus the
     per-label details. ``class_stats`` (from ``class_statistics`` on training images) adds the swap between
-    encoder class statistics. For binary attributes only the reconstruction error is computed; ``skipped``
-    says why."""
+    encoder class statistics. Binary attributes get the binary forms under the same keys (labels become
+    attributes, swaps become attribute flips; ``per_label`` counts (attribute, value) draws) plus
+    ``cond_gen_per_value`` and ``locality_per_attribute``."""
     rec = reconstruction_error(engine, images, likelihood)
     out = {"recon_nll": rec["nll"], "recon_mse": rec["mse"]}
-    if not engine.label_spec.is_multiclass:
-        out["skipped"] = "judge-based measures are defined for one multi-class label; binary attributes skipped"
-        return out
     gen = conditional_generation_accuracy(engine, judge, per_label, seed)
     swap = label_swap_success(engine, judge, images)
     swap_stats = label_swap_success(engine, judge, images, class_stats) if class_stats is not None else None
@@ -249,4 +381,6 @@ def measure_all(engine, judge, images: torch.Tensor, likelihood: str = "bernoull
                locality_agrees_with_label=local["agrees_with_label"],
                swap_success_stats=swap_stats["success"] if swap_stats else float("nan"),
                cond_gen_per_label=gen["per_label"], swap_per_target=swap["per_target"])
+    if _is_binary(engine):
+        out.update(cond_gen_per_value=gen["per_value"], locality_per_attribute=local["per_attribute"])
     return out

@@ -171,3 +171,39 @@ def test_study_modules_never_import_qt():
             "core.measures; bad = [m for m in sys.modules if m.startswith(('PyQt', 'pyqtgraph'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
+
+
+@pytest.fixture(scope="module")
+def shapes_folder(tmp_path_factory):
+    """72 grey 28x28 pictures with three binary attributes: square (else a disc), bright (else dim), left (else
+    right), 9 of each of the 8 combinations, size jittered; labels.csv has one 0/1 column per attribute."""
+    folder = tmp_path_factory.mktemp("shapes")
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:28, :28]
+    rows = []
+    for k in range(72):
+        square, bright, left = (k >> 0) & 1, (k >> 1) & 1, (k >> 2) & 1
+        cx, cy, r = (8 if left else 19) + rng.integers(-1, 2), 14 + rng.integers(-3, 4), 4 + rng.integers(0, 3)
+        inside = (np.maximum(abs(xx - cx), abs(yy - cy)) <= r) if square else ((xx - cx) ** 2 + (yy - cy) ** 2 <= r * r)
+        img = np.where(inside, 250 if bright else 110, 0).astype(np.uint8)
+        Image.fromarray(img).save(folder / f"s{k}.png")
+        rows.append(f"s{k}.png,{square},{bright},{left}")
+    (folder / "labels.csv").write_text("file,square,bright,left\n" + "\n".join(rows) + "\n")
+    return folder
+
+
+def test_binary_attribute_study_reports_the_judge_measures(shapes_folder, tmp_path):
+    study = tiny_study(shapes_folder, betas=(1.0,), latent_dims=(8,), zc_dim=0, measure_images=8, gen_per_label=4)
+    report = run_study(tmp_path / "study", study)
+    assert report["label_kind"] == "binary" and not report.get("skipped")
+    (row,) = json.loads((tmp_path / "study" / "report.json").read_text())["rows"]
+    for key in ("cond_gen_acc", "swap_success", "swap_success_stats", "style_share", "style_pixel_share",
+                "locality"):
+        assert 0.0 <= row[key] <= 1.0, key
+    assert "skipped" not in row
+    details = row["details"]
+    assert len(details["swap_per_target"]) == 3 and len(details["locality_per_attribute"]) == 3
+    assert len(details["cond_gen_per_value"]) == 3 and all(len(p) == 2 for p in details["cond_gen_per_value"])
+    md = (tmp_path / "study" / "report.md").read_text()
+    assert "**Note:**" not in md and "Binary attributes" in md and "| beta1_z8_sup1 | 1 | 8 |" in md
+    assert "n/a" not in md.split("## What the columns measure")[0]

@@ -49,6 +49,34 @@ DEFINITIONS = """\
 - **train s**: seconds spent in training epochs (evaluation, figures and measures not included).
 """
 
+BINARY_DEFINITIONS = """\
+- **test acc**: mean per-attribute accuracy of the CCVAE's own classifier q(y|z_c) at the encoder mean, on the
+  test split.
+- **recon -log p(x|z)**: mean over test images of -log p(x|z) at the encoder mean, summed over pixels (nats per
+  image; Bernoulli: cross-entropy with grey levels as soft targets; Laplace: |x - mean| + log 2 per pixel).
+  **recon MSE**: mean squared pixel error.
+- **cond-gen acc**: for each attribute i and value v in {0, 1}: label vectors y drawn from p(y) (the training
+  frequencies) with y_i = v, z_c ~ p(z_c|y) and style ~ N(0, I) decoded; share the judge gives attribute i the
+  value v (mean over the 2A attribute-value pairs). Does the conditional prior alone set each attribute?
+- **swap success** (attribute flips): every test image's attributes as the CCVAE predicts them, y; for each
+  attribute i, z_c moved from p(z_c|y) to p(z_c|y') with only y_i negated (only that attribute's z_c dimension
+  moves), style kept; share of (image, attribute) pairs the judge gives the flipped value. Does editing z_c
+  change that attribute of the picture?
+- **swap (class stats)**: the same flips, but z_c[i] moved between where the encoder puts y_i = 0 and y_i = 1
+  (mean and standard deviation of the encoded z_c[i] of up to 2,000 training images per value) instead of
+  between the learned prior modes. High here and low in *swap success* means the decoder does read the
+  attribute from z_c, but the learned priors do not sit where the encoder puts the attribute values.
+- **style kept (share)**: each test image has one random attribute flipped; the result is compared, in the
+  judge's feature layer, with the typical picture of the target attributes (mean of p(z_c|y')) drawn in the
+  image's own style and in a random other image's style. Share of images closer to their own style's drawing
+  (0.5 = chance, 1 = style always kept). **style ratio**: mean own-style distance / mean other-style distance
+  (1 = nothing kept, lower = better).
+- **locality**: each test image keeps its z_c and takes a random other image's style; share of (image,
+  attribute) pairs whose judged attribute does not change. 1 = the attributes live in z_c only. Read it with
+  *style kept*: a decoder that ignores the style is perfectly local and keeps no style.
+- **train s**: seconds spent in training epochs (evaluation, figures and measures not included).
+"""
+
 
 def _fmt(value, key: str) -> str:
     if value is None:
@@ -114,6 +142,7 @@ def write_report(out: Path, study: StudyConfig, cells: list[Cell], rows: list[di
         history = [json.loads(line) for line in (out / "invocations.jsonl").read_text().splitlines() if line.strip()]
     report = {
         "format": "ccvae-explorer-study", "dataset": study.data.get("dataset"), "study": study.to_json(),
+        "label_kind": "multiclass" if judge.label_spec.is_multiclass else "binary",
         "judge": {k: judge.info.get(k) for k in ("test_accuracy", "val_accuracy", "epochs_run", "key")},
         "measure_images": min(study.measure_images, len(splits.test)), "cells_trained_now": trained,
         "wall_seconds": round(wall_seconds, 1), "earlier_invocations": history, "rows": rows, "skipped": skipped,
@@ -150,7 +179,13 @@ def _markdown(report: dict, rows: list[dict]) -> str:
                   + ".", ""]
     if report.get("skipped"):
         lines += [f"**Note:** {report['skipped']}.", ""]
-    lines += ["## What the columns measure", "", DEFINITIONS, "## Figures", ""]
+    binary = report.get("label_kind") == "binary"
+    lines += ["## What the columns measure", ""]
+    if binary:
+        lines += ["Binary attributes: each measure is taken per attribute (0/1, judged by the judge's sigmoid "
+                  "output > 0.5) and averaged over the attributes; per-attribute values are in `report.json` "
+                  "(`details`).", ""]
+    lines += [BINARY_DEFINITIONS if binary else DEFINITIONS, "## Figures", ""]
     titles = {"reconstructions": "Reconstructions", "generations": "Conditional generations per label",
               "label_swaps": "Label swaps", "interpolations": "Interpolations (whole latent)",
               "interpolations_zc": "Interpolations (z_c only)", "accuracy": "Validation accuracy",

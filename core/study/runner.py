@@ -28,7 +28,7 @@ STUDY_FILE = "study.json"
 INVOCATIONS_FILE = "invocations.jsonl"  # one line per finished invocation: when, cells trained, wall time
 MEASURES_FILE = "measures.json"
 MEASURES_VERSION = 2  # part of the measures cache key: bump when a measure changes
-STATS_IMAGES = 2000   # training images whose encodings give each cell's per-class z_c statistics
+STATS_IMAGES = 2000   # training images whose encodings give each cell's per-class (per-attribute) z_c statistics
 JUDGE_DIR = "judge"
 
 
@@ -135,14 +135,15 @@ def measure_cell(run_dir: Path, judge: Judge, images: torch.Tensor, study: Study
     if path.exists():
         try:
             cached = json.loads(path.read_text())
-            if cached.get("key") == key:
+            # measures cached before binary attributes were measured say "skipped": measure those again
+            if cached.get("key") == key and "skipped" not in cached["measures"]:
                 return cached["measures"]
         except (json.JSONDecodeError, KeyError):
             pass
     engine = Engine.from_run(run_dir, device=str(device))
     start = time.perf_counter()
     stats = None
-    if train_sample is not None and engine.label_spec.is_multiclass:
+    if train_sample is not None:  # per class, or per attribute and value for binary attributes
         stats = class_statistics(engine, *train_sample)
     values = measure_all(engine, judge, images, engine.config.model.likelihood, study.gen_per_label, study.seed,
                          class_stats=stats)
