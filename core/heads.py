@@ -24,7 +24,7 @@ from core.labels import LabelSpec
 _SOFTPLUS_ONE = math.log(math.e - 1.0)  # softplus^-1(1): scales start at 1
 
 
-def _normal_log_prob(x: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+def normal_log_prob(x: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Elementwise log N(x; loc, scale^2); cheaper than building a torch.distributions object per call."""
     return -0.5 * ((x - loc) / scale) ** 2 - scale.log() - 0.5 * math.log(2 * math.pi)
 
@@ -54,12 +54,12 @@ class MulticlassHead(nn.Module):
 
     def log_p_zc(self, z_c: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         loc, scale = self.prior(y)
-        return _normal_log_prob(z_c, loc, scale).sum(-1)
+        return normal_log_prob(z_c, loc, scale).sum(-1)
 
     def enumerated_terms(self, z_c: torch.Tensor, log_py: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         log_q = F.log_softmax(self.classifier(z_c), dim=-1)  # [B, K]
         q = log_q.exp()
-        log_p_zc_all = _normal_log_prob(z_c.unsqueeze(1), self.prior_loc, self.prior_scale()).sum(-1)  # [B, K]
+        log_p_zc_all = normal_log_prob(z_c.unsqueeze(1), self.prior_loc, self.prior_scale()).sum(-1)  # [B, K]
         return (q * log_p_zc_all).sum(-1), (q * (log_py - log_q)).sum(-1)
 
     def probs(self, z_c: torch.Tensor) -> torch.Tensor:
@@ -95,7 +95,7 @@ class BinaryHead(nn.Module):
 
     def log_p_zc(self, z_c: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         loc, scale = self.prior(y)
-        return _normal_log_prob(z_c, loc, scale).sum(-1)
+        return normal_log_prob(z_c, loc, scale).sum(-1)
 
     def enumerated_terms(self, z_c: torch.Tensor, log_py) -> tuple[torch.Tensor, torch.Tensor]:
         # everything factorises per attribute, so the sum over 2^A label vectors is a sum of A two-term sums
@@ -103,8 +103,8 @@ class BinaryHead(nn.Module):
         log_q1, log_q0 = F.logsigmoid(logits), F.logsigmoid(-logits)
         scale_true = F.softplus(self.raw_scale_true) + 1e-4
         scale_false = F.softplus(self.raw_scale_false) + 1e-4
-        log_p1 = _normal_log_prob(z_c, self.loc_true, scale_true)
-        log_p0 = _normal_log_prob(z_c, self.loc_false, scale_false)
+        log_p1 = normal_log_prob(z_c, self.loc_true, scale_true)
+        log_p0 = normal_log_prob(z_c, self.loc_false, scale_false)
         log_py1, log_py0 = log_py  # each [A]
         q1, q0 = log_q1.exp(), log_q0.exp()
         prior_term = (q1 * log_p1 + q0 * log_p0).sum(-1)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.heads import _normal_log_prob
+from core.heads import normal_log_prob
 from core.model import CCVAE
 
 
@@ -58,7 +58,7 @@ def _encode_and_sample(model: CCVAE, x: torch.Tensor):
     z_c, _ = model.split(z)
     loc_c, loc_s = model.split(loc)
     scale_c, scale_s = model.split(scale)
-    log_q_zc = _normal_log_prob(z_c, loc_c, scale_c).sum(-1)
+    log_q_zc = normal_log_prob(z_c, loc_c, scale_c).sum(-1)
     kl_s = style_kl(loc_s, scale_s)
     log_px = model.log_px(model.decode_raw(z), x)
     return z_c, loc_c, scale_c, log_q_zc, kl_s, log_px

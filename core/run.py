@@ -28,7 +28,7 @@ from core.device import pick_device
 from core.inference import Engine
 from core.latents import MAPS_FILE, encode_points, save_latents
 from core.model import CCVAE
-from core.trainer import METRICS_FILE, ProcessGroup, Trainer, accuracy
+from core.trainer import METRICS_FILE, ProcessGroup, Trainer, accuracy, loader_workers
 
 SUMMARY_FILE = "summary.json"
 
@@ -84,7 +84,7 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
     """After training: test accuracy, latents, maps, figures and the summary."""
     say = progress or (lambda msg: None)
     run_dir = Path(run_dir)
-    workers = int(cfg.data.get("num_workers", 0) or 0) if not splits.train.in_memory else 0
+    workers = loader_workers(splits, cfg)
     start = time.perf_counter()
     say("scoring the test images")
     test_acc = accuracy(model, splits.test, device=device, num_workers=workers)

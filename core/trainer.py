@@ -109,6 +109,11 @@ def lr_scales(cfg: RunConfig) -> tuple[float, float, float]:
     return 1.0, cfg.train.classifier_lr_scale, cfg.train.prior_lr_scale
 
 
+def loader_workers(splits: DataSplits, cfg: RunConfig) -> int:
+    """DataLoader worker processes: the configured number for file-backed sets; in-memory sets need none."""
+    return 0 if splits.train.in_memory else int(cfg.data.get("num_workers") or 0)
+
+
 def make_optimizer(model: CCVAE, cfg: RunConfig) -> torch.optim.Optimizer:
     """Adam over three groups: the networks, the classifier q(y|z_c) and the conditional prior p(z_c|y), the
     last two at their own multiples of the learning rate (see TrainConfig)."""
@@ -216,7 +221,7 @@ class Trainer:
         bs = cfg.train.batch_size
         n_sup, n_unsup = math.ceil(len(sup_idx) / bs), math.ceil(len(unsup_idx) / bs)
         schedule = batch_schedule(n_sup, n_unsup)
-        loader_kw = dict(shuffle=False, generator=None, num_workers=self.splits_workers(),
+        loader_kw = dict(shuffle=False, generator=None, num_workers=loader_workers(self.splits, self.cfg),
                          pin_memory=self.device.type == "cuda")
         sup_iter = iter(iterate_batches(splits.train, sup_idx, bs, **loader_kw))
         unsup_iter = iter(iterate_batches(splits.train, unsup_idx, bs, **loader_kw))
@@ -247,9 +252,6 @@ class Trainer:
         record.update(train_seconds=seconds, images_per_second=images * self.group.world_size / max(seconds, 1e-9))
         return record
 
-    def splits_workers(self) -> int:
-        return int(self.splits.train.in_memory is False and self.cfg.data.get("num_workers", 0) or 0)
-
     def _bar(self, total: int, epoch: int):
         if not (self.progress and self.group.is_main):
             return None
@@ -267,10 +269,10 @@ class Trainer:
             if self.group.is_main:
                 eval_start = time.perf_counter()
                 record["val_accuracy"] = accuracy(self.model, self.splits.val, val_idx, device=self.device,
-                                                  num_workers=self.splits_workers())
+                                                  num_workers=loader_workers(self.splits, self.cfg))
                 record.update({f"val_{k}": v for k, v in evaluation_loss(
                     self.model, self.splits.val, val_idx, self.cfg, self.device,
-                    num_workers=self.splits_workers()).items()})
+                    num_workers=loader_workers(self.splits, self.cfg)).items()})
                 record["eval_seconds"] = time.perf_counter() - eval_start
             self._save(epoch)
             self._log(record)
