@@ -181,12 +181,10 @@ class Engine:
             locs, scales = head.prior_loc[:, dimension], head.prior_scale()[:, dimension]
             low, high = float((locs - margin * scales).min()), float((locs + margin * scales).max())
         else:
-            loc0, loc1 = float(head.loc_false[dimension]), float(head.loc_true[dimension])
-            s0, s1 = head.prior(torch.zeros(1, self.label_spec.size, device=self.device))[1][0, dimension], \
-                head.prior(torch.ones(1, self.label_spec.size, device=self.device))[1][0, dimension]
-            low, high = loc0 - margin * float(s0), loc1 + margin * float(s1)
-            if loc0 > loc1:
-                low, high = loc0 + margin * float(s0), loc1 - margin * float(s1)
+            off_on = torch.tensor([[0.0] * self.label_spec.size, [1.0] * self.label_spec.size])
+            loc, scale = (t[:, dimension].tolist() for t in self.prior(off_on))
+            away = 1.0 if loc[1] >= loc[0] else -1.0  # walk outward past both modes, whichever way they lie
+            low, high = loc[0] - away * margin * scale[0], loc[1] + away * margin * scale[1]
         path = z_c.repeat(steps, 1)
         path[:, dimension] = torch.linspace(low, high, steps, device=self.device)
         return path
