@@ -6,7 +6,7 @@ side in the same process, for a reference that computes the same objective the w
 does (a second encoder pass for the K-sample q(y|x), torch.distributions objects, analytic KL), so the ratio is
 not at the mercy of a noisy machine.
 
-    python bench/train_throughput.py [--steps 20] [--threads 0] [--settings mnist celeba]
+    python bench/train_throughput.py [--steps 20] [--threads 0] [--settings mnist celeba] [--device cpu|cuda]
 
 The last line printed is JSON.
 """
@@ -26,7 +26,7 @@ from torch import distributions as D
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import ModelConfig  # noqa: E402
-from core.device import supports_bf16  # noqa: E402
+from core.device import pick_device, supports_bf16  # noqa: E402
 from core.labels import BINARY, MULTICLASS, LabelSpec  # noqa: E402
 from core.model import CCVAE  # noqa: E402
 from core.objective import supervised_loss, unsupervised_loss  # noqa: E402
@@ -96,26 +96,26 @@ def reference_unsupervised(model: CCVAE, x):
 
 
 # ---------------------------------------------------------------- timing
-def make_batch(setting, generator):
+def make_batch(setting, generator, device):
     s = SETTINGS[setting]
     x = torch.rand((s["batch"], *s["shape"]), generator=generator)
     if s["spec"].is_multiclass:
         y = torch.randint(0, s["spec"].size, (s["batch"],), generator=generator)
     else:
         y = torch.randint(0, 2, (s["batch"], s["spec"].size), generator=generator).float()
-    return x, y
+    return x.to(device), y.to(device)
 
 
-def step_fn(model, optimizer, impl, kind, x, y):
+def step_fn(model, optimizer, impl, kind, x, y, device):
     ours = impl.startswith("ours")
-    amp = impl == "ours" and supports_bf16(torch.device("cpu"))
+    amp = impl == "ours" and supports_bf16(device)
     if ours:
         loss_fn = (lambda: supervised_loss(model, x, y).loss) if kind == "sup" else (lambda: unsupervised_loss(model, x).loss)
     else:
         loss_fn = (lambda: reference_supervised(model, x, y)) if kind == "sup" else (lambda: reference_unsupervised(model, x))
 
     def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             loss = loss_fn()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -134,25 +134,33 @@ def make_model(setting: str, reference: bool) -> CCVAE:
     return model
 
 
-def measure(setting: str, steps: int, warmup: int = 2) -> dict:
+def _synchronize(device: torch.device) -> None:
+    """CUDA runs asynchronously: a step's time is only known once the device has finished it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(setting: str, steps: int, device: torch.device, warmup: int = 2) -> dict:
     s = SETTINGS[setting]
-    x, y = make_batch(setting, torch.Generator().manual_seed(0))
+    x, y = make_batch(setting, torch.Generator().manual_seed(0), device)
     impls = ("ours", "ours_fp32", "reference")
     variants = [(impl, kind) for kind in ("sup", "unsup") for impl in impls]
     fns = {}
     for impl, kind in variants:
-        model = make_model(setting, reference=impl == "reference")
-        fns[(impl, kind)] = step_fn(model, torch.optim.Adam(model.parameters(), lr=1e-4), impl, kind, x, y)
+        model = make_model(setting, reference=impl == "reference").to(device)
+        fns[(impl, kind)] = step_fn(model, torch.optim.Adam(model.parameters(), lr=1e-4), impl, kind, x, y, device)
     for v in variants:
         for _ in range(warmup):
             fns[v]()
     times = {v: [] for v in variants}
     for _ in range(steps):  # interleave the variants so machine noise hits all of them alike
         for v in variants:
+            _synchronize(device)
             t = time.perf_counter()
             fns[v]()
+            _synchronize(device)
             times[v].append(time.perf_counter() - t)
-    out = {"batch": s["batch"], "bf16_autocast": supports_bf16(torch.device("cpu"))}
+    out = {"batch": s["batch"], "bf16_autocast": supports_bf16(device)}
     for (impl, kind), ts in times.items():
         out[f"{impl}_{kind}_images_per_s"] = round(s["batch"] / statistics.median(ts), 1)
     for kind in ("sup", "unsup"):
@@ -167,12 +175,15 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when present)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = {"threads": torch.get_num_threads(), "torch": torch.__version__, "steps": args.steps}
+    device = pick_device(args.device)
+    result = {"threads": torch.get_num_threads(), "torch": torch.__version__, "steps": args.steps,
+              "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
     for setting in args.settings:
-        figures = measure(setting, args.steps)
+        figures = measure(setting, args.steps, device)
         for key, value in figures.items():
             print(f"{setting:7s} {key:32s} {value}")
         result[setting] = figures
