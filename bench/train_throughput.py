@@ -26,7 +26,7 @@ from torch import distributions as D
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import ModelConfig  # noqa: E402
-from core.device import pick_device, supports_bf16  # noqa: E402
+from core.device import pick_device, bf16_autocast_pays_off  # noqa: E402
 from core.labels import BINARY, MULTICLASS, LabelSpec  # noqa: E402
 from core.model import CCVAE  # noqa: E402
 from core.objective import supervised_loss, unsupervised_loss  # noqa: E402
@@ -108,7 +108,7 @@ def make_batch(setting, generator, device):
 
 def step_fn(model, optimizer, impl, kind, x, y, device):
     ours = impl.startswith("ours")
-    amp = impl == "ours" and supports_bf16(device)
+    amp = impl == "ours" and bf16_autocast_pays_off(device)
     if ours:
         loss_fn = (lambda: supervised_loss(model, x, y).loss) if kind == "sup" else (lambda: unsupervised_loss(model, x).loss)
     else:
@@ -160,7 +160,7 @@ def measure(setting: str, steps: int, device: torch.device, warmup: int = 2) -> 
             fns[v]()
             _synchronize(device)
             times[v].append(time.perf_counter() - t)
-    out = {"batch": s["batch"], "bf16_autocast": supports_bf16(device)}
+    out = {"batch": s["batch"], "bf16_autocast": bf16_autocast_pays_off(device)}
     for (impl, kind), ts in times.items():
         out[f"{impl}_{kind}_images_per_s"] = round(s["batch"] / statistics.median(ts), 1)
     for kind in ("sup", "unsup"):

@@ -19,7 +19,7 @@ import torch
 from core import checkpoint as ckpt
 from core.config import RunConfig
 from core.data import DataSplits, iterate_batches
-from core.device import supports_bf16
+from core.device import bf16_autocast_pays_off
 from core.distributed import ProcessGroup, all_finite, mean_over_processes
 from core.model import CCVAE
 from core.objective import LossParts, supervised_loss, unsupervised_loss
@@ -148,7 +148,7 @@ class Trainer:
         self.start_epoch = 0
         # bf16 autocast halves the conv time on CPUs with native bf16 (measured in bench/train_throughput.py);
         # the likelihood, log-densities and the K-sample estimate still run in float32 (see core/objective.py)
-        self.use_amp = cfg.train.amp and supports_bf16(device)
+        self.use_amp = cfg.train.amp and bf16_autocast_pays_off(device)
 
     # ----------------------------------------------------------------- state on disk
     def resume(self) -> int:
