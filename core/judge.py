@@ -28,7 +28,7 @@ from torch.nn import functional as F
 
 from core import checkpoint as ckpt
 from core.data import DataSplits, iterate_batches
-from core.labels import LabelSpec
+from core.labels import LabelSpec, labelled_mask
 
 JUDGE_WEIGHTS = "judge.pt"
 JUDGE_INFO = "judge.json"
@@ -126,10 +126,12 @@ def _loss(logits: torch.Tensor, y: torch.Tensor, multiclass: bool) -> torch.Tens
 
 
 def judge_accuracy(judge: Judge, data, limit: int | None = None, batch_size: int = 500) -> float:
-    """Share of correct classes (multi-class) or mean per-attribute accuracy (binary) on ``data``."""
-    n = len(data) if limit is None else min(limit, len(data))
+    """Share of correct classes (multi-class) or mean per-attribute accuracy (binary) on the images of ``data``
+    that have a label (the first ``limit`` of them)."""
+    idx = np.flatnonzero(labelled_mask(data.labels).numpy())[:limit]
+    n = len(idx)
     correct = 0.0
-    for x, y in iterate_batches(data, np.arange(n), batch_size, shuffle=False, generator=None):
+    for x, y in iterate_batches(data, idx, batch_size, shuffle=False, generator=None):
         p = judge.probs(x)
         if judge.label_spec.is_multiclass:
             correct += float((p.argmax(-1) == y).sum())
@@ -149,7 +151,7 @@ def train_judge(splits: DataSplits, settings: JudgeSettings | None = None, devic
     net = JudgeNet(tuple(splits.image_shape), spec.size).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
     gen = torch.Generator().manual_seed(settings.seed)
-    train_idx = np.arange(len(splits.train))
+    train_idx = np.flatnonzero(labelled_mask(splits.train.labels).numpy())  # the judge needs every label
     if len(train_idx) > settings.max_train_images:  # a random subset: data sets may be sorted by class
         train_idx = np.sort(np.random.default_rng(settings.seed).permutation(train_idx)[:settings.max_train_images])
     judge = Judge(net, spec, tuple(splits.image_shape), device=device)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 MULTICLASS = "multiclass"
 BINARY = "binary"
 
@@ -39,3 +41,20 @@ class LabelSpec:
     @classmethod
     def from_json(cls, data: dict) -> "LabelSpec":
         return cls(kind=data["kind"], names=tuple(data["names"]))
+
+
+# An image without a label: class index -1 (multi-class) or a row of NaN attributes (binary). Such images are
+# trained by the unlabelled objective only and left out of every accuracy.
+UNLABELLED_CLASS = -1
+
+
+def labelled_mask(labels):
+    """Which rows carry a label: bool [N] (a numpy array for numpy labels, a tensor for tensor labels).
+
+    labels: int [N] class indices (``UNLABELLED_CLASS`` for none) or float [N, A] attributes (NaN for none).
+    """
+    if labels.ndim == 1:
+        return labels >= 0
+    if hasattr(labels, "isnan"):  # torch
+        return ~labels.isnan().any(-1)
+    return ~np.isnan(labels).any(-1)

@@ -1,8 +1,10 @@
-"""Convolutional encoder and decoder for the two image settings.
+"""Convolutional encoder and decoder, following the image size (grey or RGB at any of the sizes).
 
-28x28 grey (MNIST-like): two 4x4 stride-2 convs (32, 64 channels) and a 256-unit hidden layer.
-64x64 RGB (CelebA): the CCVAE authors' network: four 4x4 stride-2 convs (32, 32, 64, 128), a 4x4 conv to 256,
+28x28 (MNIST-like): two 4x4 stride-2 convs (32, 64 channels) and a 256-unit hidden layer.
+64x64 (CelebA): the CCVAE authors' network: four 4x4 stride-2 convs (32, 32, 64, 128), a 4x4 conv to 256,
 then a linear layer; the decoder mirrors it.
+32x32 and 128x128 follow the authors' pattern: stride-2 convs halve the side down to 4x4 (one conv fewer at 32,
+one more at 128, widening to 256), then the same 4x4 conv to 256 and linear layer.
 """
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-DEFAULT_CHANNELS = {28: (32, 64), 64: (32, 32, 64, 128)}
+DEFAULT_CHANNELS = {28: (32, 64), 32: (32, 64, 128), 64: (32, 32, 64, 128), 128: (32, 32, 64, 128, 256)}
+IMAGE_SIZES = tuple(sorted(DEFAULT_CHANNELS))
 
 
 def default_channels(image_size: int) -> tuple[int, ...]:
     if image_size not in DEFAULT_CHANNELS:
-        raise ValueError(f"image size must be one of {sorted(DEFAULT_CHANNELS)}, got {image_size}")
+        raise ValueError(f"image size must be one of {list(IMAGE_SIZES)}, got {image_size}")
     return DEFAULT_CHANNELS[image_size]
 
 

@@ -24,6 +24,7 @@ from core import checkpoint as ckpt
 from core import distributed
 from core.config import RunConfig
 from core.data import DataConfig, DataSplits, load_data
+from core.data.counts import counts_line, split_counts
 from core.device import pick_device
 from core.inference import Engine
 from core.latents import MAPS_FILE, encode_points, save_latents
@@ -107,16 +108,23 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
         make_run_figures(Engine(model, cfg, run_dir), x, y.numpy(), history, run_dir / "figures", seed=cfg.train.seed)
     train_seconds = sum(r.get("train_seconds", 0.0) for r in history)
     last = history[-1] if history else {}
+    counts = split_counts(splits)
     summary = {
         "run": str(run_dir), "dataset": cfg.data.get("dataset"), "epochs": len(history),
         "labelled": int(len(splits.labelled)), "unlabelled": int(len(splits.unlabelled)),
-        "test_accuracy": round(test_acc, 4), "val_accuracy": round(last.get("val_accuracy", float("nan")), 4),
-        "test_images": len(splits.test), "train_seconds": round(train_seconds, 1),
+        # accuracies count only images that have a label; null when a split has none
+        "test_accuracy": _rounded(test_acc), "val_accuracy": _rounded(last.get("val_accuracy", float("nan"))),
+        "test_images": len(splits.test), "test_labelled": counts["test"]["labelled"], "counts": counts,
+        "train_seconds": round(train_seconds, 1),
         "images_per_second": round(last.get("images_per_second", float("nan")), 1),
         "finish_seconds": round(time.perf_counter() - start, 1), "device": str(device),
     }
     ckpt.atomic_write_json(run_dir / SUMMARY_FILE, summary)
     return summary
+
+
+def _rounded(value: float) -> float | None:
+    return None if value is None or value != value else round(float(value), 4)
 
 
 def _create_run_folder(run_dir: Path, cfg: RunConfig) -> None:
@@ -138,6 +146,9 @@ def train_run(run_dir: Path, cfg: RunConfig | None = None, *, resume: bool = Fal
         device = distributed.process_device(device)
         wrap_model = wrap_model or distributed.ddp_wrapper(device)
     cfg.extra.update(distributed.scale_facts(cfg.train.batch_size, cfg.train.lr, group))
+    cfg.extra["counts"] = split_counts(splits)
+    if log and group.is_main:
+        log(counts_line(cfg.extra["counts"]))
     distributed.agree(group, lambda: group.is_main and _create_run_folder(run_dir, cfg))
     trainer = Trainer(run_dir, cfg, splits, model, device, group=group, progress=progress,
                       on_epoch=on_epoch, wrap_model=wrap_model)

@@ -21,6 +21,7 @@ from core.config import RunConfig
 from core.data import DataSplits, iterate_batches
 from core.device import bf16_autocast_pays_off
 from core.distributed import ProcessGroup, all_finite, mean_over_processes
+from core.labels import labelled_mask
 from core.model import CCVAE
 from core.objective import LossParts, supervised_loss, unsupervised_loss
 
@@ -71,8 +72,12 @@ def batch_schedule(num_sup: int, num_unsup: int) -> list[bool]:
 
 def accuracy(model: CCVAE, data, indices: np.ndarray | None = None, batch_size: int = 500,
              device: torch.device | str = "cpu", num_workers: int = 0) -> float:
-    """Accuracy of q(y|z_c) at z_c = encoder mean: share of correct classes, or mean per-attribute accuracy."""
-    indices = np.arange(len(data)) if indices is None else indices
+    """Accuracy of q(y|z_c) at z_c = encoder mean: share of correct classes, or mean per-attribute accuracy.
+
+    Only images that have a label count; NaN when none of ``indices`` has one.
+    """
+    indices = np.arange(len(data)) if indices is None else np.asarray(indices)
+    indices = indices[labelled_mask(data.labels[torch.as_tensor(indices, dtype=torch.int64)]).numpy()]
     correct, count = 0.0, 0
     model.eval()
     with torch.inference_mode():
@@ -83,25 +88,32 @@ def accuracy(model: CCVAE, data, indices: np.ndarray | None = None, batch_size: 
             else:
                 correct += float((pred == y).float().mean(-1).sum())
             count += len(y)
-    return correct / max(count, 1)
+    return correct / count if count else float("nan")
 
 
 def evaluation_loss(model: CCVAE, data, indices: np.ndarray, cfg: RunConfig, device, batch_size: int = 500,
                     num_workers: int = 0) -> dict:
-    """Labelled and unlabelled losses on held-out images (their labels known), for the loss curves."""
+    """Held-out losses for the loss curves: the labelled loss over the images that have a label, the
+    unlabelled loss over all of them."""
     sums: dict[str, float] = {}
-    n = 0
+    n = {"sup_": 0, "unsup_": 0}
     model.eval()
     with torch.no_grad():
         for x, y in iterate_batches(data, indices, batch_size, shuffle=False, generator=None, num_workers=num_workers):
             x, y = x.to(device), y.to(device)
-            b = len(x)
-            parts = {**supervised_loss(model, x, y, cfg.objective.beta, cfg.objective.num_qyx_samples).as_dict("sup_"),
-                     **unsupervised_loss(model, x, cfg.objective.beta).as_dict("unsup_")}
+            has = labelled_mask(y)
+            parts = unsupervised_loss(model, x, cfg.objective.beta).as_dict("unsup_")
+            n["unsup_"] += len(x)
+            weights = {k: len(x) for k in parts}
+            if bool(has.any()):
+                sup = supervised_loss(model, x[has], y[has], cfg.objective.beta,
+                                      cfg.objective.num_qyx_samples).as_dict("sup_")
+                parts.update(sup)
+                weights.update({k: int(has.sum()) for k in sup})
+                n["sup_"] += int(has.sum())
             for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + v * b
-            n += b
-    return {k: v / max(n, 1) for k, v in sums.items()}
+                sums[k] = sums.get(k, 0.0) + v * weights[k]
+    return {k: v / max(n[k.split("_")[0] + "_"], 1) for k, v in sums.items()}
 
 
 def lr_scales(cfg: RunConfig) -> tuple[float, float, float]:

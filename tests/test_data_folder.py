@@ -53,12 +53,12 @@ def test_folder_binary_resize_and_channels(tmp_path):
     values = ["1,-1,true", "-1,1,false", "1,1,TRUE", "-1,-1,False", "1,-1,0", "-1,1,1"]
     csv_path = write_csv(tmp_path, "path,Smiling,Male,Young", [f"{nm},{v}" for nm, v in zip(names, values)],
                          name="attrs.csv")
-    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), labels_csv=str(csv_path), image_size=16,
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), labels_csv=str(csv_path), image_size=32,
                              num_labels=2))
     assert s.label_spec.kind == BINARY and s.label_spec.names == ("Smiling", "Male", "Young")
-    assert s.image_shape == (1, 16, 16)
+    assert s.image_shape == (1, 32, 32)
     image, label = s.train[0]
-    assert image.shape == (1, 16, 16) and label.dtype == torch.float32 and label.shape == (3,)
+    assert image.shape == (1, 32, 32) and label.dtype == torch.float32 and label.shape == (3,)
     every = torch.cat([s.train.labels, s.val.labels, s.test.labels])
     expected = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 1, 1], [0, 0, 0], [1, 0, 0], [0, 1, 1]], dtype=torch.float32)
     assert sorted(map(tuple, every.tolist())) == sorted(map(tuple, expected.tolist()))

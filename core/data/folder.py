@@ -16,8 +16,9 @@ from PIL import Image
 
 from core.data.errors import DataError
 from core.data.imageset import FileImageSet, ImageFileLoader
-from core.data.splits import random_split, train_val_test_sizes
-from core.labels import BINARY, MULTICLASS, LabelSpec
+from core.data.splits import split_keeping_label_share
+from core.labels import BINARY, MULTICLASS, UNLABELLED_CLASS, LabelSpec, labelled_mask
+from core.networks import IMAGE_SIZES
 
 VAL_FRAC = 0.1
 TEST_FRAC = 0.1
@@ -86,26 +87,42 @@ def _numeric_aware_key(value: str) -> tuple:
 
 
 def _multiclass_labels(csv_path: Path, values: list[str], column: str) -> tuple[torch.Tensor, LabelSpec]:
-    names = sorted(set(values), key=_numeric_aware_key)
+    """Class indices; an empty cell leaves the image unlabelled (UNLABELLED_CLASS), it is never a class."""
+    names = sorted({v for v in values if v}, key=_numeric_aware_key)
     if len(names) < 2:
-        raise DataError(f"{csv_path}: column {column!r} has {len(names)} distinct value(s); "
-                        "a multi-class label needs at least 2")
+        raise DataError(f"{csv_path}: column {column!r} has {len(names)} distinct label(s) among the labelled "
+                        "rows; a multi-class label needs at least 2 (an empty cell means: no label)")
     index = {name: k for k, name in enumerate(names)}
-    labels = torch.tensor([index[v] for v in values], dtype=torch.int64)
+    labels = torch.tensor([index[v] if v else UNLABELLED_CLASS for v in values], dtype=torch.int64)
     return labels, LabelSpec(MULTICLASS, tuple(names))
 
 
 def _binary_labels(csv_path: Path, rows: list[list[str]], line_numbers: list[int],
                    names: list[str]) -> tuple[torch.Tensor, LabelSpec]:
+    """0/1 attributes; a row whose attribute cells are all empty is unlabelled (NaN), a partly empty row is refused.
+
+    Partial rows are refused rather than guessed: the model's labelled objective needs every attribute of y, and
+    filling the gaps (with 0 or the prior) would teach it values nobody gave.
+    """
     values = np.zeros((len(rows), len(names)), dtype=np.float32)
     for r, (row, line_no) in enumerate(zip(rows, line_numbers)):
-        for c, cell in enumerate(row[1:]):
+        cells = row[1:]
+        empty = [names[c] for c, cell in enumerate(cells) if not cell]
+        if len(empty) == len(names):
+            values[r] = np.nan
+            continue
+        if empty:
+            raise DataError(f"{csv_path}: line {line_no} leaves {', '.join(map(repr, empty))} empty but sets other "
+                            "attributes; give every attribute, or leave them all empty for an unlabelled image")
+        for c, cell in enumerate(cells):
             word = cell.lower()
             if word in TRUE_WORDS:
                 values[r, c] = 1.0
             elif word not in FALSE_WORDS:
                 raise DataError(f"{csv_path}: line {line_no} column {names[c]!r} is {cell!r}; binary "
                                 "attributes must be 0/1, -1/1 or true/false")
+    if np.isnan(values[:, 0]).all():
+        raise DataError(f"{csv_path}: no row has attribute values; at least some images need labels")
     return torch.from_numpy(values), LabelSpec(BINARY, tuple(names))
 
 
@@ -140,11 +157,11 @@ def load_folder(data_dir: str | None, labels_csv: str | None, image_size: int | 
         raise DataError(f"folder: channels must be 1 (grey) or 3 (RGB), got {channels}")
     if image_size is None:
         image_size = 28 if channels == 1 else 64
-    if isinstance(image_size, bool) or int(image_size) != image_size or image_size < 1:
-        raise DataError(f"folder: image_size must be a positive whole number, got {image_size}")
+    if isinstance(image_size, bool) or image_size not in IMAGE_SIZES:
+        raise DataError(f"folder: image size must be one of {', '.join(map(str, IMAGE_SIZES))} (the networks' "
+                        f"sizes), got {image_size}")
 
-    sizes = train_val_test_sizes(len(paths), VAL_FRAC, TEST_FRAC, str(csv_path))
+    parts = split_keeping_label_share(labelled_mask(labels).numpy(), VAL_FRAC, TEST_FRAC, seed, str(csv_path))
     loader = ImageFileLoader(channels=channels, size=int(image_size), crop_square=False)
-    sets = [FileImageSet(paths[idx], labels[torch.from_numpy(idx)], loader)
-            for idx in random_split(len(paths), sizes, seed)]
+    sets = [FileImageSet(paths[idx], labels[torch.from_numpy(idx)], loader) for idx in parts]
     return sets[0], sets[1], sets[2], spec

@@ -7,17 +7,18 @@ import numpy as np
 import torch
 
 from core.data.errors import DataError
-from core.labels import LabelSpec
+from core.labels import LabelSpec, labelled_mask
 
 PRIOR_CLIP = 1e-3  # keeps log p(y) finite for attributes that are never (or always) on in the labelled subset
 
 
 def count_labelled(n: int, sup_frac: float | None, num_labels: int | None) -> int:
-    """Number of labelled images out of ``n`` training images; ``num_labels`` wins when both are given."""
+    """Number of labelled images out of ``n`` training images that have a label; ``num_labels`` wins when both
+    are given."""
     if num_labels is not None:
         if isinstance(num_labels, bool) or int(num_labels) != num_labels or not 1 <= num_labels <= n:
-            raise DataError(f"num_labels must be a whole number between 1 and {n} (the training images), "
-                            f"got {num_labels}")
+            raise DataError(f"num_labels must be a whole number between 1 and {n} (the training images that "
+                            f"have a label), got {num_labels}")
         return int(num_labels)
     if sup_frac is None:
         return n
@@ -29,13 +30,15 @@ def count_labelled(n: int, sup_frac: float | None, num_labels: int | None) -> in
 
 def choose_labelled(labels: torch.Tensor, spec: LabelSpec, sup_frac: float | None, num_labels: int | None,
                     seed: int) -> np.ndarray:
-    """Picks the training images whose labels the model may see.
+    """Picks the training images whose labels the model may see, among those that have a label.
 
     Args:
-        labels: int64 [N] class indices (multi-class) or float32 [N, A] attributes (binary).
+        labels: int64 [N] class indices (multi-class) or float32 [N, A] attributes (binary); images without a
+            label (class -1, NaN attributes) are never picked.
         spec: what the labels are.
-        sup_frac: share of images to keep labelled, in (0, 1]; 1.0 when both it and num_labels are None.
-        num_labels: exact number of labelled images, 1..N; takes precedence over sup_frac.
+        sup_frac: share of the labelled images to keep labelled, in (0, 1]; 1.0 when both it and num_labels
+            are None.
+        num_labels: exact number of labelled images, 1..(images with a label); takes precedence over sup_frac.
         seed: fixes the choice.
 
     Returns:
@@ -43,18 +46,22 @@ def choose_labelled(labels: torch.Tensor, spec: LabelSpec, sup_frac: float | Non
         count is shared equally; classes too small to fill their share give the rest to the others).
         Binary: a uniform random subset (balancing 2^A attribute combinations is not meaningful).
     """
-    n = int(labels.shape[0])
-    if n == 0:
+    if int(labels.shape[0]) == 0:
         raise DataError("choose_labelled: the training set is empty")
+    candidates = np.flatnonzero(labelled_mask(labels).cpu().numpy()).astype(np.int64)
+    n = len(candidates)
+    if n == 0:
+        raise DataError("no training image has a label; label at least a few (semi-supervised training "
+                        "needs some labelled images)")
     count = count_labelled(n, sup_frac, num_labels)
     rng = np.random.default_rng(seed)
     if count == n:
-        return np.arange(n, dtype=np.int64)
+        return candidates
     if not spec.is_multiclass:
-        return np.sort(rng.choice(n, size=count, replace=False)).astype(np.int64)
+        return np.sort(candidates[rng.choice(n, size=count, replace=False)]).astype(np.int64)
 
-    classes = labels.cpu().numpy().astype(np.int64)
-    members = [np.flatnonzero(classes == k) for k in range(spec.size)]
+    classes = labels.cpu().numpy().astype(np.int64)[candidates]
+    members = [candidates[classes == k] for k in range(spec.size)]
     quotas = _balanced_quotas(np.array([len(m) for m in members]), count, rng)
     chosen = [rng.permutation(m)[:q] for m, q in zip(members, quotas)]
     return np.sort(np.concatenate(chosen)).astype(np.int64)

@@ -67,3 +67,33 @@ def train_val_test_sizes(n: int, val_frac: float, test_frac: float, what: str) -
     n_val = max(1, int(round(val_frac * n)))
     n_test = max(1, int(round(test_frac * n)))
     return n - n_val - n_test, n_val, n_test
+
+
+def split_keeping_label_share(labelled: np.ndarray, val_frac: float, test_frac: float, seed: int,
+                              what: str) -> list[np.ndarray]:
+    """Seeded random train/val/test split in which labelled and unlabelled images are cut separately, so each
+    part holds its share of both (a few labels among many images could otherwise all land in one part).
+
+    Args:
+        labelled: bool [N], which images carry a label.
+
+    Returns:
+        (train, val, test) sorted int64 indices. With every image labelled this is exactly
+        ``random_split(N, train_val_test_sizes(N, ...), seed)``, the split of earlier versions.
+    """
+    n = len(labelled)
+    have = np.flatnonzero(labelled)
+    if len(have) == n:
+        return random_split(n, train_val_test_sizes(n, val_frac, test_frac, what), seed)
+    if n < 3:
+        raise DataError(f"{what}: {n} image(s), at least 3 are needed for train, validation and test")
+    # labelled: at least one per part when there are 3 or more (accuracy needs some); unlabelled: proportional
+    sizes_l = train_val_test_sizes(len(have), val_frac, test_frac, what) if len(have) >= 3 else (len(have), 0, 0)
+    lack = np.flatnonzero(~labelled)
+    n_val, n_test = int(round(val_frac * len(lack))), int(round(test_frac * len(lack)))
+    sizes_u = (len(lack) - n_val - n_test, n_val, n_test)
+    parts = [np.concatenate([have[a], lack[b]]) for a, b in zip(random_split(len(have), sizes_l, seed),
+                                                               random_split(len(lack), sizes_u, seed))]
+    if any(len(p) == 0 for p in parts):
+        raise DataError(f"{what}: {n} image(s) do not fill train, validation and test; add images")
+    return [np.sort(p).astype(np.int64) for p in parts]

@@ -21,6 +21,7 @@ from core.config import RunConfig
 from core.data import DataConfig, load_data
 from core.device import pick_device
 from core.judge import Judge, JudgeSettings, load_or_train_judge
+from core.labels import labelled_mask
 from core.measures import class_statistics, measure_all
 from core.study.grid import Cell, StudyConfig, StudyError
 
@@ -190,7 +191,8 @@ def run_study(out: Path, study: StudyConfig, *, log: Callable[[str], None] | Non
                                 JudgeSettings(epochs=study.judge_epochs, seed=study.seed,
                                               max_train_images=study.judge_images), device, say)
     images = splits.test.get_batch(test_subset(len(splits.test), study.measure_images, study.seed))[0]
-    train_sample = splits.train.get_batch(test_subset(len(splits.train), STATS_IMAGES, study.seed))
+    has_label = torch.nonzero(labelled_mask(splits.train.labels)).flatten()  # class statistics need labels
+    train_sample = splits.train.get_batch(has_label[test_subset(len(has_label), STATS_IMAGES, study.seed)])
 
     progress = GridProgress(len(cells), study.epochs, say)
     rows = []
