@@ -38,7 +38,7 @@ def add_source_arguments(group) -> None:
     group.add_argument("--dataset", default="mnist5k", help="mnist5k (embedded, default), mnist, fashion-mnist, celeba or folder")
     group.add_argument("--data-dir", help="folder holding the data set (torchvision layout, IDX files, CelebA, or your images)")
     group.add_argument("--labels-csv", help="folder data set: CSV of labels (default <data-dir>/labels.csv)")
-    group.add_argument("--image-size", type=int, help="folder data set: resize images to this side (28 or 64)")
+    group.add_argument("--image-size", type=int, help="folder data set: side of the square images the model takes: 28, 32, 64 or 128 (default 28 grey, 64 RGB)")
     group.add_argument("--channels", type=int, choices=(1, 3), help="folder data set: 1 grey or 3 RGB")
 
 
