@@ -115,6 +115,8 @@ def judge_key(data_config: dict) -> str:
     fields = {k: data_config.get(k) for k in ("dataset", "data_dir", "labels_csv", "image_size", "channels")}
     if data_config.get("dataset") == "folder":  # only folder data sets are split with the seed
         fields["seed"] = data_config.get("seed", 0)
+        if data_config.get("resize", "squash") != "squash":  # keys of judges made before --resize stay valid
+            fields["resize"] = data_config["resize"]
     if fields.get("data_dir"):
         fields["data_dir"] = str(Path(fields["data_dir"]).expanduser().resolve())
     digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]

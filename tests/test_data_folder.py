@@ -97,18 +97,24 @@ def test_folder_structural_errors(tmp_path):
     write_csv(tmp_path, "file,label", [f"{names[0]},a,extra"])
     with pytest.raises(DataError, match="line 2 has 3 columns"):
         load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
-    with pytest.raises(DataError, match="labels.csv"):
+    with pytest.raises(DataError, match="neither labels.csv nor class subfolders"):
         load_data(DataConfig(dataset="folder", data_dir=str(tmp_path / "img")))
     with pytest.raises(DataError, match="channels"):
         write_csv(tmp_path, "file,label", [f"{nm},{i % 2}" for i, nm in enumerate(names)])
         load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), channels=2))
 
 
-def test_folder_undecodable_image_named_when_loaded(tmp_path):
+def test_folder_undecodable_image_refused_at_load_or_named_when_read(tmp_path):
     names = write_images(tmp_path, 5)
     (tmp_path / "img" / "broken.png").write_bytes(b"\x89PNG but not really")
     write_csv(tmp_path, "file,label", [f"{nm},{i % 2}" for i, nm in enumerate(names)] + ["img/broken.png,0"])
-    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), channels=3))  # exists: loads fine
+    with pytest.raises(DataError, match=r"broken.png: cannot decode image .*refused, not skipped"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), channels=3))
+    # damaged past its header: loads (only headers are read up front), and the read names the file
+    Image.new("RGB", (40, 40), (200, 10, 10)).save(tmp_path / "img" / "broken.png")
+    whole = (tmp_path / "img" / "broken.png").read_bytes()
+    (tmp_path / "img" / "broken.png").write_bytes(whole[: len(whole) // 2])
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), channels=3))
     every = [(part, i) for part in (s.train, s.val, s.test) for i in range(len(part))]
     part, i = next((p, i) for p, i in every if p.paths[i].endswith("broken.png"))
     with pytest.raises(DataError, match="broken.png"):

@@ -194,3 +194,119 @@ def test_the_authors_64_network_is_unchanged_and_other_sizes_follow():
             assert dec(loc).shape == (2, channels, size, size)
     with pytest.raises(ValueError, match=r"\[28, 32, 64, 128\]"):
         default_channels(48)
+
+
+# ----------------------------------------------------------------------------- class folders and own splits
+def class_folders(root: Path, per_class=6, unlabelled=5, loose=2, mode="L", split=None) -> None:
+    """root/<shape>/*.{png,jpg} (+ root/unlabelled/, + loose images at the top unless split folders are used)."""
+    for c, kind in enumerate(SHAPES):
+        for i in range(per_class):
+            ext = "jpg" if (i + c) % 2 else "png"
+            save(shape_image(kind, i, size=(36 + i, 30 + c), mode=mode), root / kind / f"{kind}{i}.{ext}")
+    for i in range(unlabelled):
+        save(shape_image(SHAPES[i % 3], 50 + i, mode=mode), root / "unlabelled" / f"u{i}.jpg")
+    for i in range(loose):
+        save(shape_image(SHAPES[i % 3], 80 + i, mode=mode), root / f"loose{i}.png")
+    (root / SHAPES[0] / "notes.txt").write_text("not an image: ignored")
+
+
+def test_class_folders_unlabelled_folder_and_top_level_images(tmp_path):
+    class_folders(tmp_path)
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), image_size=32, seed=1))
+    assert s.label_spec.names == SHAPES and s.image_shape == (1, 32, 32)
+    every = np.concatenate([p.paths for p in (s.train, s.val, s.test)])
+    labels = torch.cat([p.labels for p in (s.train, s.val, s.test)])
+    assert len(every) == 18 + 5 + 2 and not any(p.endswith(".txt") for p in every)
+    for path, label in zip(every, labels.tolist()):
+        name = Path(path).parent.name
+        assert label == (SHAPES.index(name) if name in SHAPES else -1), path
+    assert [int(labelled_mask(p.labels).sum()) for p in (s.train, s.val, s.test)] == [14, 2, 2]
+
+
+def test_train_val_test_folders_are_the_split_and_a_missing_part_is_cut_from_train(tmp_path):
+    for part, n in (("train", 8), ("val", 2), ("test", 3)):
+        class_folders(tmp_path / part, per_class=n, unlabelled=4 if part == "train" else 1, loose=0, mode="RGB")
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), image_size=32))
+    for name in ("train", "val", "test"):
+        part = getattr(s, name)
+        assert all(Path(p).relative_to(tmp_path).parts[0] == name for p in part.paths)
+    assert (len(s.train), len(s.val), len(s.test)) == (28, 7, 10)
+    assert len(s.unlabelled) == 4 and s.image_shape == (3, 32, 32)
+    import shutil
+
+    shutil.rmtree(tmp_path / "val")
+    cut = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), image_size=32))
+    assert all("/test/" in p for p in cut.test.paths) and all("/train/" in p for p in cut.val.paths)
+    assert len(cut.val) == 2 and len(cut.train) == 26  # 10% of train's 24 labelled (2) and of its 4 unlabelled (0)
+
+
+def test_split_column_in_the_csv(tmp_path):
+    def split_of(i):
+        return ",test" if i % 10 == 0 else (",val" if i % 10 == 1 else ",train")
+
+    partly_labelled_csv(tmp_path, n=40, labelled_every=2, extra_cols=",Split", rows_extra=split_of)
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), image_size=32, seed=5))
+    assert s.label_spec.names == SHAPES  # the split column is not a label
+    idx = {name: sorted(int(Path(p).stem[1:]) for p in getattr(s, name).paths) for name in ("train", "val", "test")}
+    assert idx["test"] == list(range(0, 40, 10)) and idx["val"] == list(range(1, 40, 10))
+    assert len(idx["train"]) == 32
+    other = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), image_size=32, seed=6))
+    assert list(other.test.paths) == list(s.test.paths)  # the data's own split does not follow the seed
+
+
+@pytest.mark.parametrize("mode", ["squash", "crop", "pad"])
+def test_resize_modes(tmp_path, mode):
+    """A 60x20 picture in three bands (red | green | blue) made square three ways."""
+    bands = np.zeros((20, 60, 3), dtype=np.uint8)
+    bands[:, :20, 0] = bands[:, 20:40, 1] = bands[:, 40:, 2] = 255
+    for i in range(6):
+        save(Image.fromarray(bands), tmp_path / ("a" if i % 2 else "b") / f"{i}.png")
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), image_size=32, resize=mode))
+    x = s.train[0][0].numpy()  # [3, 32, 32]
+    centre = x[:, 16, :]  # the middle row, left to right
+    if mode == "crop":  # only the green centre square is left
+        assert centre[1].min() > 0.95 and centre[0].max() < 0.05 and centre[2].max() < 0.05
+    else:  # all three bands survive
+        assert centre[0, 2] > 0.95 and centre[1, 16] > 0.95 and centre[2, 29] > 0.95
+    corner_black = x[:, 1, 16].max() < 0.05
+    assert corner_black == (mode == "pad")  # pad adds black borders above and below
+
+
+def class_folder_with_problem(root: Path, problem: str) -> list[str]:
+    """A small valid layout with one thing wrong; returns extra CLI arguments."""
+    class_folders(root, per_class=3, unlabelled=0, loose=0)
+    if problem == "empty class":
+        (root / "star").mkdir()
+        (root / "star" / "readme.txt").write_text("no images yet")
+    elif problem == "undecodable":
+        (root / "ring" / "bad.jpg").write_bytes(b"\xff\xd8 this is not a JPEG")
+    elif problem in ("missing file", "bad split"):
+        rows = ["file,shape,split"] + [f"{k}/{k}{i}.{'jpg' if (i + c) % 2 else 'png'},{k},train"
+                                      for c, k in enumerate(SHAPES) for i in range(3)]
+        rows.append("ring/gone.png,ring,test" if problem == "missing file" else "ring/ring0.png,ring,tset")
+        (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    elif problem == "neither":
+        import shutil
+
+        for kind in SHAPES:
+            for f in (root / kind).iterdir():
+                shutil.move(str(f), root / f.name)
+            (root / kind).rmdir()
+    return []
+
+
+@pytest.mark.parametrize("problem, fragments", [
+    ("empty class", ["class folder", "star", "holds no images"]),
+    ("missing file", ["line 11", "gone.png", "does not exist"]),
+    ("bad split", ["line 11", "'tset'", "train, val or test"]),
+    ("undecodable", ["bad.jpg", "cannot decode image", "refused"]),
+    ("neither", ["neither labels.csv nor class subfolders"]),
+])
+def test_bad_folders_give_one_error_line_exit_2_and_no_run_folder(tmp_path, problem, fragments):
+    data = tmp_path / "data"
+    class_folder_with_problem(data, problem)
+    out = tmp_path / "run"
+    proc = run_cli("--dataset", "folder", "--data-dir", str(data), "--out", str(out), "--epochs", "1",
+                   "--threads", "1", "--no-maps", "--no-figures", "--quiet")
+    assert_one_error_line(proc, *fragments)
+    assert not out.exists()

@@ -129,7 +129,7 @@ def load_celeba(data_dir: str | None) -> tuple[FileImageSet, FileImageSet, FileI
     paths = np.array([os.path.join(image_dir, f) for f in files], dtype=np.str_)
     split_of = np.array([partition[f] for f in files])
     labels = torch.from_numpy(attributes)
-    loader = ImageFileLoader(channels=3, size=IMAGE_SIZE, crop_square=True)
+    loader = ImageFileLoader(channels=3, size=IMAGE_SIZE, resize="crop")
     sets = []
     for split, split_name in enumerate(("train", "val", "test")):
         idx = np.flatnonzero(split_of == split)

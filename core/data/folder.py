@@ -1,8 +1,10 @@
-"""A user's own images listed in a CSV file, loaded lazily.
+"""A user's own images, listed in a CSV file or laid out in class folders, loaded lazily.
 
 The CSV needs a header row. Its first column is the image path relative to ``data_dir``; then either one
 label column (multi-class: any values, at least two distinct ones) or several columns of binary attributes
-(0/1, -1/1 or true/false).
+(0/1, -1/1 or true/false). An empty label cell (all attribute cells empty) means the image has no label. An
+optional column named ``split`` (train, val or test on every row) gives the data's own split.
+Without a CSV the folder is read as class folders (``core.data.classfolders``).
 """
 from __future__ import annotations
 
@@ -12,28 +14,41 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
+from core.data.classfolders import has_class_folders, numeric_aware_key, read_class_folders
 from core.data.errors import DataError
-from core.data.imageset import FileImageSet, ImageFileLoader
-from core.data.splits import split_keeping_label_share
-from core.labels import BINARY, MULTICLASS, UNLABELLED_CLASS, LabelSpec, labelled_mask
+from core.data.imageset import DEFAULT_RESIZE, RESIZE_MODES, FileImageSet, ImageFileLoader
+from core.data.listing import SPLITS, Listing, check_images, is_grey, split_listing
+from core.labels import BINARY, MULTICLASS, UNLABELLED_CLASS, LabelSpec
 from core.networks import IMAGE_SIZES
 
-VAL_FRAC = 0.1
-TEST_FRAC = 0.1
-GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+SPLIT_COLUMN = "split"
 TRUE_WORDS = {"1", "true"}
 FALSE_WORDS = {"0", "-1", "false"}
 
 
-def read_label_csv(csv_path: Path, data_dir: Path) -> tuple[np.ndarray, torch.Tensor, LabelSpec]:
-    """Parses the CSV; returns (image paths as a numpy string array, labels, LabelSpec).
+def read_label_csv(csv_path: Path, data_dir: Path) -> Listing:
+    """Parses the CSV into a Listing (full paths, labels, LabelSpec, the split column if there is one).
 
-    Labels: int64 [N] class indices (one label column) or float32 [N, A] of 0/1 (several columns).
-    Every listed image is checked to exist (one stat each; none is opened).
+    Labels: int64 [N] class indices (one label column) or float32 [N, A] of 0/1 (several columns); -1 or a
+    NaN row for an image without a label. Every listed image is checked to exist (one stat each).
     """
     rows, line_numbers, header = _read_rows(csv_path, data_dir)
+    split = None
+    split_cols = [c for c in range(1, len(header)) if header[c].lower() == SPLIT_COLUMN]
+    if split_cols:
+        col = split_cols[0]
+        split = np.empty(len(rows), dtype=np.int8)
+        for r, (row, line_no) in enumerate(zip(rows, line_numbers)):
+            word = row[col].lower()
+            if word not in SPLITS:
+                raise DataError(f"{csv_path}: line {line_no} has split {row[col]!r}; the split column takes "
+                                "train, val or test on every row")
+            split[r] = SPLITS.index(word)
+        header = header[:col] + header[col + 1:]
+        rows = [row[:col] + row[col + 1:] for row in rows]
+        if len(header) < 2:
+            raise DataError(f"{csv_path}: no label column beside the path and split columns")
     label_names = header[1:]
     if len(label_names) == 1:
         labels, spec = _multiclass_labels(csv_path, [r[1] for r in rows], label_names[0])
@@ -44,7 +59,7 @@ def read_label_csv(csv_path: Path, data_dir: Path) -> tuple[np.ndarray, torch.Te
     for path, line_no in zip(paths, line_numbers):
         if not os.path.isfile(path):
             raise DataError(f"{csv_path}: line {line_no} lists {path}, which does not exist")
-    return paths, labels, spec
+    return Listing(paths=paths, labels=labels, spec=spec, split=split, source=str(csv_path))
 
 
 def _read_rows(csv_path: Path, data_dir: Path) -> tuple[list[list[str]], list[int], list[str]]:
@@ -78,17 +93,9 @@ def _read_rows(csv_path: Path, data_dir: Path) -> tuple[list[list[str]], list[in
     return rows, line_numbers, header
 
 
-def _numeric_aware_key(value: str) -> tuple:
-    """Sorts "2" before "10", and numbers before words."""
-    try:
-        return (0, float(value), value)
-    except ValueError:
-        return (1, 0.0, value)
-
-
 def _multiclass_labels(csv_path: Path, values: list[str], column: str) -> tuple[torch.Tensor, LabelSpec]:
     """Class indices; an empty cell leaves the image unlabelled (UNLABELLED_CLASS), it is never a class."""
-    names = sorted({v for v in values if v}, key=_numeric_aware_key)
+    names = sorted({v for v in values if v}, key=numeric_aware_key)
     if len(names) < 2:
         raise DataError(f"{csv_path}: column {column!r} has {len(names)} distinct label(s) among the labelled "
                         "rows; a multi-class label needs at least 2 (an empty cell means: no label)")
@@ -126,33 +133,36 @@ def _binary_labels(csv_path: Path, rows: list[list[str]], line_numbers: list[int
     return torch.from_numpy(values), LabelSpec(BINARY, tuple(names))
 
 
-def detect_channels(path: str) -> int:
-    """1 if the image's mode is grey, else 3 (read from the header only; pixels are not decoded)."""
-    try:
-        with Image.open(path) as img:
-            mode = img.mode
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise DataError(f"{path}: cannot decode image ({type(e).__name__}: {e})") from None
-    return 1 if mode in GREY_MODES else 3
-
-
 def load_folder(data_dir: str | None, labels_csv: str | None, image_size: int | None, channels: int | None,
-                seed: int) -> tuple[FileImageSet, FileImageSet, FileImageSet, LabelSpec]:
-    """Returns lazily loaded (train, val, test) sets, split 80/10/10 at random with ``seed``."""
+                seed: int, resize: str = DEFAULT_RESIZE) -> tuple[FileImageSet, FileImageSet, FileImageSet, LabelSpec]:
+    """Returns lazily loaded (train, val, test) sets: the data's own split, else 80/10/10 at random with ``seed``.
+
+    A label CSV is read when ``labels_csv`` is given or ``data_dir/labels.csv`` exists; otherwise the folder
+    must hold class subfolders. Every image's header is read once here, so an undecodable file is refused
+    before training starts.
+    """
     if data_dir is None:
-        raise DataError("folder: no data folder given; pass --data-dir (the folder the CSV's paths are "
-                        "relative to)")
+        raise DataError("folder: no data folder given; pass --data-dir (your images: class subfolders, or the "
+                        "folder the CSV's paths are relative to)")
     root = Path(data_dir)
     if not root.is_dir():
         raise DataError(f"folder: data folder {root} does not exist")
     csv_path = Path(labels_csv) if labels_csv is not None else root / "labels.csv"
-    if not csv_path.is_file():
-        raise DataError(f"folder: label CSV {csv_path} does not exist (pass --labels-csv or put labels.csv "
-                        f"in {root})")
-    paths, labels, spec = read_label_csv(csv_path, root)
+    if labels_csv is not None and not csv_path.is_file():
+        raise DataError(f"folder: label CSV {csv_path} does not exist")
+    if csv_path.is_file():
+        listing = read_label_csv(csv_path, root)
+    elif has_class_folders(root):
+        listing = read_class_folders(root)
+    else:
+        raise DataError(f"folder: {root} holds neither labels.csv nor class subfolders; give a CSV (--labels-csv) "
+                        "or put each class's images in a subfolder named after it (unlabelled/ for the rest)")
+    if resize not in RESIZE_MODES:
+        raise DataError(f"folder: resize must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
 
+    modes = check_images(listing.paths)
     if channels is None:
-        channels = detect_channels(str(paths[0]))
+        channels = 1 if is_grey(modes[0]) else 3
     if channels not in (1, 3):
         raise DataError(f"folder: channels must be 1 (grey) or 3 (RGB), got {channels}")
     if image_size is None:
@@ -161,7 +171,7 @@ def load_folder(data_dir: str | None, labels_csv: str | None, image_size: int | 
         raise DataError(f"folder: image size must be one of {', '.join(map(str, IMAGE_SIZES))} (the networks' "
                         f"sizes), got {image_size}")
 
-    parts = split_keeping_label_share(labelled_mask(labels).numpy(), VAL_FRAC, TEST_FRAC, seed, str(csv_path))
-    loader = ImageFileLoader(channels=channels, size=int(image_size), crop_square=False)
-    sets = [FileImageSet(paths[idx], labels[torch.from_numpy(idx)], loader) for idx in parts]
-    return sets[0], sets[1], sets[2], spec
+    loader = ImageFileLoader(channels=channels, size=int(image_size), resize=resize)
+    sets = [FileImageSet(listing.paths[idx], listing.labels[torch.from_numpy(idx)], loader)
+            for idx in split_listing(listing, seed)]
+    return sets[0], sets[1], sets[2], listing.spec

@@ -85,6 +85,13 @@ class TensorImageSet(ImageSet):
         return f"TensorImageSet(n={len(self)}, image_shape={self.image_shape})"
 
 
+RESIZE_MODES = ("squash", "crop", "pad")
+# squash keeps every pixel of the picture, so nothing that decides the class is cut away (a crop can cut a
+# feature at the edge); for the near-square photos most folders hold the stretch is small, and it is what runs
+# made before --resize existed were trained with, so their data reloads unchanged.
+DEFAULT_RESIZE = "squash"
+
+
 class ImageFileLoader:
     """Opens one image file and turns it into float32 [C, H, W] in [0, 1].
 
@@ -93,22 +100,28 @@ class ImageFileLoader:
     Args:
         channels: 1 (grey, PIL mode "L") or 3 (RGB).
         size: side length of the square output.
-        crop_square: centre-crop to a square before resizing (keeps the aspect ratio) instead of stretching.
+        resize: how a picture that is not square becomes square: "squash" (stretch it), "crop" (centre-crop
+            the largest square, keeping the aspect ratio) or "pad" (centre it on a black square, keeping the
+            aspect ratio and every pixel).
     """
 
-    def __init__(self, channels: int, size: int, crop_square: bool):
+    def __init__(self, channels: int, size: int, resize: str = DEFAULT_RESIZE):
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels}")
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
         self.channels = channels
         self.size = size
-        self.crop_square = crop_square
+        self.resize = resize
 
     def __call__(self, path: str) -> torch.Tensor:
         try:
             with Image.open(path) as img:
                 img = img.convert("L" if self.channels == 1 else "RGB")
-                if self.crop_square:
+                if self.resize == "crop":
                     img = _centre_crop_square(img)
+                elif self.resize == "pad":
+                    img = _pad_square(img)
                 if img.size != (self.size, self.size):
                     # PIL's bilinear filter widens its support when shrinking, so this also anti-aliases.
                     img = img.resize((self.size, self.size), Image.Resampling.BILINEAR)
@@ -126,6 +139,16 @@ def _centre_crop_square(img: Image.Image) -> Image.Image:
     left = (width - side) // 2
     top = (height - side) // 2
     return img.crop((left, top, left + side, top + side))
+
+
+def _pad_square(img: Image.Image) -> Image.Image:
+    width, height = img.size
+    if width == height:
+        return img
+    side = max(width, height)
+    square = Image.new(img.mode, (side, side), 0)
+    square.paste(img, ((side - width) // 2, (side - height) // 2))
+    return square
 
 
 class FileImageSet(ImageSet):

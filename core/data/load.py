@@ -17,7 +17,8 @@ def load_data(cfg: DataConfig) -> DataSplits:
     """Loads the configured data set and chooses which training labels the model may see.
 
     The train/val/test split is fixed for mnist5k, mnist and fashion-mnist (seed 0, whatever ``cfg.seed``)
-    and official for celeba; a folder data set is split with ``cfg.seed``. The labelled subset always
+    and official for celeba; a folder data set keeps its own split (split column, train/ val/ test/ folders) or
+    is split with ``cfg.seed``. The labelled subset always
     depends on ``cfg.seed``. Raises DataError for anything missing or malformed.
     """
     if cfg.dataset == "mnist5k":
@@ -28,7 +29,7 @@ def load_data(cfg: DataConfig) -> DataSplits:
         train, val, test, spec = load_celeba(cfg.data_dir)
     elif cfg.dataset == "folder":
         train, val, test, spec = load_folder(cfg.data_dir, cfg.labels_csv, cfg.image_size, cfg.channels,
-                                             cfg.seed)
+                                             cfg.seed, cfg.resize)
     else:
         raise DataError(f"unknown data set {cfg.dataset!r}; expected one of: {', '.join(DATASET_NAMES)}")
 
