@@ -134,12 +134,13 @@ def _binary_labels(csv_path: Path, rows: list[list[str]], line_numbers: list[int
 
 
 def load_folder(data_dir: str | None, labels_csv: str | None, image_size: int | None, channels: int | None,
-                seed: int, resize: str = DEFAULT_RESIZE) -> tuple[FileImageSet, FileImageSet, FileImageSet, LabelSpec]:
+                seed: int, resize: str = DEFAULT_RESIZE,
+                check: bool = True) -> tuple[FileImageSet, FileImageSet, FileImageSet, LabelSpec]:
     """Returns lazily loaded (train, val, test) sets: the data's own split, else 80/10/10 at random with ``seed``.
 
     A label CSV is read when ``labels_csv`` is given or ``data_dir/labels.csv`` exists; otherwise the folder
-    must hold class subfolders. Every image's header is read once here, so an undecodable file is refused
-    before training starts.
+    must hold class subfolders. Every image's header is read once here (unless ``check`` is False), so an
+    undecodable file is refused before training starts.
     """
     if data_dir is None:
         raise DataError("folder: no data folder given; pass --data-dir (your images: class subfolders, or the "
@@ -160,7 +161,7 @@ def load_folder(data_dir: str | None, labels_csv: str | None, image_size: int | 
     if resize not in RESIZE_MODES:
         raise DataError(f"folder: resize must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
 
-    modes = check_images(listing.paths)
+    modes = check_images(listing.paths if check else listing.paths[:1])
     if channels is None:
         channels = 1 if is_grey(modes[0]) else 3
     if channels not in (1, 3):

@@ -13,13 +13,14 @@ from core.data.mnist5k import load_mnist5k
 from core.data.splits import DataSplits
 
 
-def load_data(cfg: DataConfig) -> DataSplits:
+def load_data(cfg: DataConfig, check_images: bool = True) -> DataSplits:
     """Loads the configured data set and chooses which training labels the model may see.
 
     The train/val/test split is fixed for mnist5k, mnist and fashion-mnist (seed 0, whatever ``cfg.seed``)
     and official for celeba; a folder data set keeps its own split (split column, train/ val/ test/ folders) or
     is split with ``cfg.seed``. The labelled subset always
-    depends on ``cfg.seed``. Raises DataError for anything missing or malformed.
+    depends on ``cfg.seed``. Raises DataError for anything missing or malformed. ``check_images=False`` skips
+    opening every folder image's header (for readers of a finished run, which only need a few images).
     """
     if cfg.dataset == "mnist5k":
         train, val, test, spec = load_mnist5k()
@@ -29,7 +30,7 @@ def load_data(cfg: DataConfig) -> DataSplits:
         train, val, test, spec = load_celeba(cfg.data_dir)
     elif cfg.dataset == "folder":
         train, val, test, spec = load_folder(cfg.data_dir, cfg.labels_csv, cfg.image_size, cfg.channels,
-                                             cfg.seed, cfg.resize)
+                                             cfg.seed, cfg.resize, check=check_images)
     else:
         raise DataError(f"unknown data set {cfg.dataset!r}; expected one of: {', '.join(DATASET_NAMES)}")
 
