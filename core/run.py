@@ -9,6 +9,7 @@ Run folder layout:
     maps.npz         2-D UMAP maps of z_c and of the style (cached; keyed by the latents)
     figures/*.png    reconstructions, generations, interpolations, swaps or walks, curves
     summary.json     the final figures (test accuracy, timings); also the last line printed
+    morphology.json  mnist5k-morpho only: flips and generations measured by the morphometry (core.morpho_measures)
 """
 from __future__ import annotations
 
@@ -106,6 +107,13 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
         picks = picks[np.random.default_rng(cfg.train.seed).permutation(len(picks))]
         x, y = splits.test.get_batch(picks)
         make_run_figures(Engine(model, cfg, run_dir), x, y.numpy(), history, run_dir / "figures", seed=cfg.train.seed)
+    morphology = None
+    if cfg.data.get("dataset") == "mnist5k-morpho":  # attributes with a ground truth: score the interventions
+        say("measuring flips and generations with the morphometry")
+        from core.morpho_measures import MORPHOLOGY_FILE, run_morphology
+
+        morphology = run_morphology(Engine(model, cfg, run_dir), splits, device, cfg.train.seed, say)
+        ckpt.atomic_write_json(run_dir / MORPHOLOGY_FILE, morphology)
     train_seconds = sum(r.get("train_seconds", 0.0) for r in history)
     last = history[-1] if history else {}
     counts = split_counts(splits)
@@ -119,6 +127,8 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
         "images_per_second": round(last.get("images_per_second", float("nan")), 1),
         "finish_seconds": round(time.perf_counter() - start, 1), "device": str(device),
     }
+    if morphology is not None:
+        summary["morphology"] = morphology["headline"]
     ckpt.atomic_write_json(run_dir / SUMMARY_FILE, summary)
     return summary
 

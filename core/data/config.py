@@ -5,7 +5,7 @@ import argparse
 import dataclasses
 from dataclasses import dataclass
 
-DATASET_NAMES = ("mnist5k", "mnist", "fashion-mnist", "celeba", "folder")
+DATASET_NAMES = ("mnist5k", "mnist5k-morpho", "mnist", "fashion-mnist", "celeba", "folder")
 
 
 @dataclass
@@ -36,7 +36,7 @@ class DataConfig:
 
 def add_source_arguments(group) -> None:
     """The command-line options that say where the data are (shared by training and the study)."""
-    group.add_argument("--dataset", default="mnist5k", help="mnist5k (embedded, default), mnist, fashion-mnist, celeba or folder")
+    group.add_argument("--dataset", default="mnist5k", help="mnist5k (embedded, default), mnist5k-morpho (the same digits, 5 binary shape attributes), mnist, fashion-mnist, celeba or folder")
     group.add_argument("--data-dir", help="folder holding the data set (torchvision layout, IDX files, CelebA, or your images)")
     group.add_argument("--labels-csv", help="folder data set: CSV of labels (default <data-dir>/labels.csv)")
     group.add_argument("--image-size", type=int, help="folder data set: side of the square images the model takes: 28, 32, 64 or 128 (default 28 grey, 64 RGB)")

@@ -10,13 +10,15 @@ from core.data.folder import load_folder
 from core.data.idx import IDX_DATASETS, load_idx_dataset
 from core.data.labelled import choose_labelled, label_prior
 from core.data.mnist5k import load_mnist5k
+from core.data.morpho import load_mnist5k_morpho
 from core.data.splits import DataSplits
 
 
 def load_data(cfg: DataConfig, check_images: bool = True) -> DataSplits:
     """Loads the configured data set and chooses which training labels the model may see.
 
-    The train/val/test split is fixed for mnist5k, mnist and fashion-mnist (seed 0, whatever ``cfg.seed``)
+    The train/val/test split is fixed for mnist5k (and mnist5k-morpho), mnist and
+    fashion-mnist (seed 0, whatever ``cfg.seed``)
     and official for celeba; a folder data set keeps its own split (split column, train/ val/ test/ folders) or
     is split with ``cfg.seed``. The labelled subset always
     depends on ``cfg.seed``. Raises DataError for anything missing or malformed. ``check_images=False`` skips
@@ -24,6 +26,8 @@ def load_data(cfg: DataConfig, check_images: bool = True) -> DataSplits:
     """
     if cfg.dataset == "mnist5k":
         train, val, test, spec = load_mnist5k()
+    elif cfg.dataset == "mnist5k-morpho":
+        train, val, test, spec = load_mnist5k_morpho()
     elif cfg.dataset in IDX_DATASETS:
         train, val, test, spec = load_idx_dataset(cfg.dataset, cfg.data_dir)
     elif cfg.dataset == "celeba":

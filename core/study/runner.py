@@ -149,8 +149,30 @@ def measure_cell(run_dir: Path, judge: Judge, images: torch.Tensor, study: Study
     values = measure_all(engine, judge, images, engine.config.model.likelihood, study.gen_per_label, study.seed,
                          class_stats=stats)
     values["measure_seconds"] = round(time.perf_counter() - start, 1)
+    if engine.config.data.get("dataset") == "mnist5k-morpho":
+        values.update(_cell_morphology(run_dir, engine, device, study.seed))
     ckpt.atomic_write_json(path, {"key": key, "measures": values})
     return values
+
+
+def _cell_morphology(run_dir: Path, engine, device, seed: int) -> dict:
+    """mnist5k-morpho: the flips and generations measured by the morphometry, as the cell's run wrote them at the
+    end of its training (``morphology.json``, same test images and seed), or measured now if it has none."""
+    from core.morpho_measures import MORPHOLOGY_FILE, flat, run_morphology
+
+    path = run_dir / MORPHOLOGY_FILE
+    result = None
+    if path.exists() and path.stat().st_mtime_ns >= (run_dir / ckpt.MODEL_FILE).stat().st_mtime_ns:
+        try:
+            result = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            result = None
+    if result is None:
+        from core.data import DataConfig, load_data
+
+        result = run_morphology(engine, load_data(DataConfig(**engine.config.data)), device, seed)
+        ckpt.atomic_write_json(path, result)
+    return flat(result)
 
 
 def run_study(out: Path, study: StudyConfig, *, log: Callable[[str], None] | None = None,
