@@ -84,7 +84,7 @@ def test_data_config_json_round_trip():
 
 
 def test_unknown_dataset_lists_valid_names():
-    with pytest.raises(DataError, match="mnist5k, mnist, fashion-mnist, celeba, folder"):
+    with pytest.raises(DataError, match="mnist5k, mnist5k-morpho, mnist, fashion-mnist, celeba, folder"):
         load_data(DataConfig(dataset="cifar"))
 
 
