@@ -34,7 +34,7 @@ def synthesize(run, points: int, seed: int = 0):
     both maps by their nearest latents). Returns a new RunData."""
     from core.latents import Latents
     from core.projection import LatentMaps
-    from explorer.placement import ForwardMap
+    from core.knn import ForwardMap
     from explorer.rundata import RunData
 
     lat, engine = run.latents, run.engine
@@ -122,7 +122,7 @@ def fluidity(app, run, points: int, rng) -> dict:
     hover_times = timed(hover, 120)
     hover_times = {k: (round(v - 17.0, 2) if k.endswith("_ms") else v) for k, v in hover_times.items()}
     out["hover"] = hover_times
-    moves = walk(window.state.map_points("zc"), np.array(window.state.positions["zc"]), 120, rng)
+    moves = walk(window.model.map_points("zc"), np.array(window.model.current.positions["zc"]), 120, rng)
     out["drag"] = timed(lambda k: view.handle.setPos(float(moves[k][0]), float(moves[k][1])), 120)
     out["points"] = points
     window.close()
@@ -166,7 +166,7 @@ def main(argv=None) -> int:
     window.show()
     for _ in range(5):
         app.processEvents()
-    state = window.state
+    state = window.model
     paints = {"scatter": 0}
     for view in window.maps.values():  # count scatter paints, to show the repaint really happens
         original_paint = view.scatter.paint
@@ -177,43 +177,43 @@ def main(argv=None) -> int:
         view.scatter.paint = counted
 
     rng = np.random.default_rng(0)
-    before = state.image.copy()
+    before = state.current.image.copy()
     per_map = {}
     changed = 0
     for name in ("zc", "style"):
         view = window.maps[name]
-        moves = walk(state.map_points(name), np.array(state.positions[name]), args.moves // 2, rng)
+        moves = walk(state.map_points(name), np.array(state.current.positions[name]), args.moves // 2, rng)
         for xy in moves[:20]:  # warm-up
             view.handle.setPos(*xy)
             app.processEvents()
         times = []
         for xy in moves:
-            last = state.image
+            last = state.current.image
             t0 = time.perf_counter()
             view.handle.setPos(float(xy[0]), float(xy[1]))
             app.processEvents()
             app.processEvents()
             times.append((time.perf_counter() - t0) * 1000)
-            changed += int(not np.array_equal(last, state.image))
+            changed += int(not np.array_equal(last, state.current.image))
         per_map[name] = stats(times)
     all_times = []
     paints_per_move = paints["scatter"] / max(1, args.moves)
 
     # the same, with the time split into its parts (measured separately on the same positions)
-    moves = walk(state.map_points("zc"), np.array(state.positions["zc"]), 200, rng)
+    moves = walk(state.map_points("zc"), np.array(state.current.positions["zc"]), 200, rng)
     t_inv, t_dec = [], []
     for xy in moves:
         t0 = time.perf_counter()
         z = state.inverse["zc"](xy)
         t1 = time.perf_counter()
-        state.decode(z, state.z_style)
+        state.decode(z, state.current.z_style)
         t2 = time.perf_counter()
         t_inv.append((t1 - t0) * 1000)
         t_dec.append((t2 - t1) * 1000)
 
     full = []
     view = window.maps["zc"]
-    for xy in walk(state.map_points("zc"), np.array(state.positions["zc"]), args.full_repaints, rng):
+    for xy in walk(state.map_points("zc"), np.array(state.current.positions["zc"]), args.full_repaints, rng):
         t0 = time.perf_counter()
         view.handle.setPos(float(xy[0]), float(xy[1]))
         window.repaint()

@@ -74,8 +74,8 @@ def run_variant(app, window, variant: str, steps: int, rng) -> dict:
 
     view = window.maps["zc"]
     view.preview_min_points = 10 ** 12 if variant == "exact" else 0
-    window.state.select(0)
-    window.state.set_hover(-1)
+    window.model.select_a(0)
+    window.model.set_hover(-1)
     view._fit_view(view.points())
     view.settle()
     for _ in range(3):
@@ -120,13 +120,13 @@ def run_variant(app, window, variant: str, steps: int, rng) -> dict:
         QApplication.sendEvent(vp, ev)
         view._hover_proxy.flush()  # what the SignalProxy's 60/s timer does between real mouse events
     hovered = []
-    window.state.hoverChanged.connect(hovered.append)
+    window.qt_model.hoverChanged.connect(hovered.append)
     # pyqtgraph's scene drops mouse moves closer than ~10 ms apart: pause (untimed) as a real mouse would
     out["hover"] = stats(timed(hover, steps, pause_s=0.017))
-    window.state.hoverChanged.disconnect(hovered.append)
+    window.qt_model.hoverChanged.disconnect(hovered.append)
     out["hover"]["hover_changes"] = len(hovered)
     pts = view.points()
-    p = np.array(window.state.positions["zc"], dtype=float)
+    p = np.array(window.model.current.positions["zc"], dtype=float)
     moves = []
     for _ in range(steps):
         p = np.clip(p + rng.normal(scale=0.004 * np.ptp(pts, axis=0)), pts.min(axis=0), pts.max(axis=0))
@@ -167,8 +167,8 @@ def main(argv=None) -> int:
     for variant in variants:
         results[variant] = run_variant(app, window, variant, args.steps, np.random.default_rng(0))
         # the same view at rest in every variant: the exact scatter's picture
-        window.state.select(0)
-        window.state.set_hover(-1)
+        window.model.select_a(0)
+        window.model.set_hover(-1)
         view._fit_view(view.points())
         view.settle()
         view.repaint()

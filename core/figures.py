@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from core.atomic import atomic_write_bytes
+from core.imaging import tile, upscale
 
 _MARGIN = 6          # px around labels and between panels
 _FONT_SIZE = 14      # px; PIL's bundled font when FreeType is available, else its fixed bitmap font
@@ -59,18 +60,12 @@ def image_grid(images, nrow: int, *, padding: int = 2, pad_value: float = 1.0) -
     Empty cells of the last row are filled with ``pad_value``.
     """
     arr = _to_numpy_nchw(images)
-    n, _, h, w = arr.shape
-    if n == 0:
+    if len(arr) == 0:
         raise ValueError("image_grid needs at least one image")
     cols = max(1, int(nrow))
-    rows = math.ceil(n / cols)
-    grid = np.full((rows * h + (rows + 1) * padding, cols * w + (cols + 1) * padding, 3),
-                   float(np.clip(pad_value, 0.0, 1.0)), dtype=np.float32)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        top, left = padding + r * (h + padding), padding + c * (w + padding)
-        grid[top:top + h, left:left + w] = arr[i].transpose(1, 2, 0)
-    return np.round(grid * 255.0).astype(np.uint8)
+    cells = np.round(arr.transpose(0, 2, 3, 1) * 255.0).astype(np.uint8)
+    fill = int(round(float(np.clip(pad_value, 0.0, 1.0)) * 255.0))
+    return tile(cells, math.ceil(len(cells) / cols), cols, gap=padding, fill=fill, border=padding)
 
 
 def _font(size: int = _FONT_SIZE) -> ImageFont.ImageFont:
@@ -102,9 +97,7 @@ def _text_image(text: str, font, rotate: bool = False) -> Image.Image:
 
 def _upscale(grid: np.ndarray, scale: int) -> Image.Image:
     """uint8 [H, W, 3] -> PIL image scale times larger, nearest-neighbour so pixels stay crisp."""
-    img = Image.fromarray(np.ascontiguousarray(grid[..., :3]), mode="RGB")
-    scale = max(1, int(scale))
-    return img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img
+    return Image.fromarray(np.ascontiguousarray(upscale(grid[..., :3], max(1, int(scale)))), mode="RGB")
 
 
 def _labelled_grid(grid_img: Image.Image, cell: tuple[int, int], origin: tuple[int, int], n_rows: int,

@@ -23,6 +23,8 @@ import math
 
 import torch
 
+from core.class_stats import attribute_stats, class_stats, move_between
+
 
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
@@ -146,41 +148,20 @@ def attribute_generation_accuracy(engine, judge, per_value: int = 100, seed: int
 
 def class_statistics(engine, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Where the encoder actually puts each class: mean and standard deviation of the encoder-mean z_c of the
-    given (training) images per class, each [K, Dc]. A class with fewer than two images gets scale 1.
+    given (training) images per class, each [K, Dc] (``core.class_stats.class_stats``: a class with no image gets
+    the overall mean, with fewer than two the overall spread; the explorer's class-statistics swap uses the same).
 
     Binary attributes (labels [N, A] of 0/1; one z_c dimension per attribute, as in the model): where the encoder
-    puts z_c[i] for y_i = 0 and for y_i = 1, each [2, A] (row v: value v). A value with no image gets location 0,
-    with fewer than two scale 1."""
+    puts z_c[i] for y_i = 0 and for y_i = 1, each [2, A] (row v: value v; ``core.class_stats.attribute_stats``)."""
+    z_c = engine.encode(images).z_c.float().cpu().numpy()
     if _is_binary(engine):
-        return _attribute_statistics(engine, images, labels)
-    z_c = engine.encode(images).z_c.float().cpu()
-    labels = torch.as_tensor(labels).reshape(-1).cpu()
-    k = engine.label_spec.size
-    loc, scale = torch.zeros(k, z_c.shape[1]), torch.ones(k, z_c.shape[1])
-    for c in range(k):
-        members = z_c[labels == c]
-        if len(members) >= 1:
-            loc[c] = members.mean(0)
-        if len(members) >= 2:
-            scale[c] = members.std(0).clamp_min(1e-4)
-    return loc, scale
-
-
-def _attribute_statistics(engine, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    z_c = engine.encode(images).z_c.float().cpu()
-    labels = torch.as_tensor(labels).float().cpu().reshape(len(z_c), -1)
-    a = engine.label_spec.size
-    if z_c.shape[1] != a:
-        raise ValueError(f"attribute statistics need one z_c dimension per attribute ({a}), z_c has {z_c.shape[1]}")
-    loc, scale = torch.zeros(2, a), torch.ones(2, a)
-    for i in range(a):
-        for v in (0, 1):
-            members = z_c[labels[:, i] == v, i]
-            if len(members) >= 1:
-                loc[v, i] = members.mean()
-            if len(members) >= 2:
-                scale[v, i] = members.std().clamp_min(1e-4)
-    return loc, scale
+        if z_c.shape[1] != engine.label_spec.size:
+            raise ValueError(f"attribute statistics need one z_c dimension per attribute ({engine.label_spec.size}), "
+                             f"z_c has {z_c.shape[1]}")
+        loc, scale = attribute_stats(z_c, torch.as_tensor(labels).float().cpu().reshape(len(z_c), -1).numpy())
+    else:
+        loc, scale = class_stats(z_c, torch.as_tensor(labels).reshape(-1).cpu().numpy(), engine.label_spec.size)
+    return torch.from_numpy(loc), torch.from_numpy(scale)
 
 
 def label_swap_success(engine, judge, images: torch.Tensor, class_stats: tuple | None = None) -> dict:
@@ -214,7 +195,7 @@ def label_swap_success(engine, judge, images: torch.Tensor, class_stats: tuple |
         else:
             loc, scale = (t.to(dev) for t in class_stats)
             src = y_from[move].to(dev)
-            z_c = loc[target] + scale[target] * (enc.z_c[move.to(dev)] - loc[src]) / scale[src]
+            z_c = move_between(enc.z_c[move.to(dev)], loc, scale, src, target)
         pred = _judge_classes(judge, engine.decode(z_c, enc.z_style[move.to(dev)]))
         k = int((pred == target).sum())
         hits, total = hits + k, total + len(move)
@@ -250,7 +231,7 @@ def attribute_flip_success(engine, judge, images: torch.Tensor, class_stats: tup
             loc, scale = (torch.as_tensor(t).float().cpu() for t in class_stats)
             src, dst = y_from[:, i].long(), target[:, i].long()
             z_c = enc.z_c.clone()
-            moved = loc[dst, i] + scale[dst, i] * (enc.z_c[:, i].float().cpu() - loc[src, i]) / scale[src, i]
+            moved = move_between(enc.z_c[:, i].float().cpu(), loc[:, i], scale[:, i], src, dst)
             z_c[:, i] = moved.to(dev)
         judged = _judge_attributes(judge, engine.decode(z_c, enc.z_style))
         per.append(float((judged[:, i] == target[:, i]).float().mean()))

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from core.atomic import atomic_write_bytes
+from core.knn import NeighbourBlend
 
 log = logging.getLogger(__name__)
 
@@ -253,67 +253,21 @@ def load_or_compute_maps(path: str | os.PathLike, z_c: np.ndarray, z_style: np.n
 # From a 2-D point back to a latent
 # --------------------------------------------------------------------------------------------------------------
 
-class InverseMap:
-    """Fast map from a 2-D point on a map back to a latent: inverse-distance weighting over the k nearest points.
-
-    latent(p) = sum_i w_i z_i / sum_i w_i over the k mapped points nearest to p, with w_i = 1 / |p - p_i|^2.
-    - At a data point (distance ~ 0) it returns that point's latent exactly (the mean latent if several points
-      coincide there).
-    - Between neighbours it blends their latents smoothly, weighted towards the closer ones.
-    - Far outside the cloud all k distances become alike, so it returns roughly the mean latent of the k boundary
-      points nearest to p: it saturates instead of extrapolating, which keeps decoded images plausible.
-    A query is one k-d tree lookup plus a [k] x [k, D] product: tens of microseconds for N = 70,000.
-    """
+class InverseMap(NeighbourBlend):
+    """Fast map from a 2-D point on a map back to a latent: inverse-distance weighting over the k nearest mapped
+    points (``core.knn.NeighbourBlend`` with the map points as keys; its docstring states the estimate)."""
 
     def __init__(self, points_2d: np.ndarray, latents: np.ndarray, k: int = 8):
         """points_2d: [N, 2] map coordinates; latents: [N, D] the latents they came from; k >= 1 neighbours."""
         points = np.asarray(points_2d, dtype=np.float64)
-        self.latents = np.ascontiguousarray(latents, dtype=np.float32)
         if points.ndim != 2 or points.shape[1] != 2:
             raise ValueError(f"points_2d must be [N, 2], got {points.shape}")
-        if self.latents.ndim != 2 or len(self.latents) != len(points):
-            raise ValueError(f"latents must be [N, D] with N = {len(points)}, got {self.latents.shape}")
+        if np.ndim(latents) != 2 or len(latents) != len(points):
+            raise ValueError(f"latents must be [N, D] with N = {len(points)}, got {np.shape(latents)}")
         if len(points) == 0:
             raise ValueError("InverseMap needs at least one point")
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
-        self.k = min(int(k), len(points))
-        self._tree = cKDTree(points)
-        # "At a data point" means closer than a tiny fraction of the map's size (float noise from the GUI).
-        extent = float(np.ptp(points, axis=0).max()) if len(points) > 1 else 1.0
-        self._exact_tol = 1e-9 * (extent if extent > 0 else 1.0)
+        super().__init__(points, latents, k)
 
     @property
-    def dim(self) -> int:
-        return self.latents.shape[1]
-
-    def _query(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """[M, 2] -> distances [M, k] and indices [M, k] of the k nearest mapped points."""
-        dist, idx = self._tree.query(xy, k=self.k)
-        return dist.reshape(len(xy), self.k), idx.reshape(len(xy), self.k)
-
-    def _weights(self, dist: np.ndarray) -> np.ndarray:
-        """[M, k] distances -> [M, k] normalised weights (one-hot-ish on exact hits)."""
-        exact = dist <= self._exact_tol
-        with np.errstate(divide="ignore"):
-            w = 1.0 / np.square(dist)
-        hit_rows = exact.any(axis=1)
-        if hit_rows.any():  # exactly on data point(s): those points only, equally weighted
-            w[hit_rows] = exact[hit_rows]
-        return w / w.sum(axis=1, keepdims=True)
-
-    def __call__(self, xy) -> np.ndarray:
-        """xy: [2] -> latent [D]; or [M, 2] -> latents [M, D] (float32)."""
-        xy = np.asarray(xy, dtype=np.float64)
-        single = xy.ndim == 1
-        pts = xy.reshape(-1, 2)
-        dist, idx = self._query(pts)
-        w = self._weights(dist).astype(np.float32)
-        out = np.einsum("mk,mkd->md", w, self.latents[idx])
-        return out[0] if single else out
-
-    def nearest(self, xy) -> int | np.ndarray:
-        """xy: [2] -> index (int) of the nearest mapped point; [M, 2] -> indices [M]."""
-        xy = np.asarray(xy, dtype=np.float64)
-        _, idx = self._tree.query(xy.reshape(-1, 2), k=1)
-        return int(idx[0]) if xy.ndim == 1 else np.asarray(idx, dtype=np.int64)
+    def latents(self) -> np.ndarray:
+        return self.values

@@ -1,5 +1,6 @@
 """ccvae-explorer's desktop GUI (PyQt6 + pyqtgraph) over the Qt-free inference engine in ``core``.
 
-Open it with ``python -m explorer [RUN_DIR]`` or the ``ccvae-explorer`` console script. The Qt-free helpers
-(``rundata``, ``placement``, ``imaging``) can be used without a display; everything else needs Qt.
+Open it with ``python -m explorer [RUN_DIR]`` or the ``ccvae-explorer`` console script. ``explorer.model`` (the
+one state every view renders) and ``explorer.rundata`` are Qt-free; the widgets subscribe to the model through
+``explorer.qt_adapter`` and only draw it.
 """

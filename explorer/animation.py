@@ -1,45 +1,58 @@
 """Interpolation between A and B, played as an animation: the moving point on both maps (the handles), the
-decoded frame in the image panel, play/pause/speed/scrub, and export as an animated GIF or a PNG strip."""
+decoded frame in the side panel, play/pause/speed/scrub, and export as an animated GIF or a PNG strip.
+
+The path itself is the model's (``ExplorerModel.interpolation``); this panel draws it and runs the clock.
+"""
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt, QTimer
-from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSlider,
-                             QSpinBox, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGridLayout,
+                             QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QStyle, QVBoxLayout, QWidget)
+
+from core.imaging import tile
 
 from explorer import export
-from explorer.imaging import tile
-from explorer.state import ExplorerState
+from explorer.model import PATH_MODE_TEXT, Origin, PathMode
+from explorer.qt_adapter import QtModel
 from explorer.widgets import ImageView
 
-MODES = (("full", "full latent"), ("zc", "z_c only (style of A)"), ("style", "style only (z_c of A)"))
+MODES = tuple(PathMode)
 STRIP_FRAMES = 10
 
 
 class AnimationPanel(QWidget):
-    def __init__(self, state: ExplorerState, parent=None):
+    def __init__(self, qt_model: QtModel, parent=None):
         super().__init__(parent)
-        self.state = state
-        self.path: dict | None = None   # state.interpolation(...) of the current A, B, mode and steps
-        self.frame = 0
+        self.model = qt_model.model
         self.timer = QTimer(self)
-        self.timer.timeout.connect(self.step)
+        self.timer.timeout.connect(lambda: self.model.step_frame(1))
 
         self.mode = QComboBox()
-        for _, text in MODES:
-            self.mode.addItem(text)
+        for mode in MODES:
+            self.mode.addItem(PATH_MODE_TEXT[mode])
+        self.mode.setToolTip("What moves from A to B: the whole latent, z_c only, or the style only")
         self.steps = QSpinBox()
         self.steps.setRange(2, 240)
-        self.steps.setValue(30)
-        self.play_button = QPushButton("\u25B6 Play")
+        self.steps.setValue(self.model.steps)
+        self.steps.setToolTip("Number of frames on the path from A to B")
+        # text and a standard icon: media symbols such as U+23F8 are missing from common fonts (DejaVu)
+        self.play_button = QPushButton()
+        self.play_button.setToolTip("Play or pause the interpolation (Space)")
         self.speed = QSlider(Qt.Orientation.Horizontal)
         self.speed.setRange(1, 60)
         self.speed.setValue(12)
+        self.speed.setToolTip("Playback speed in frames per second (also the GIF's default rate)")
         self.speed_label = QLabel()
         self.scrub = QSlider(Qt.Orientation.Horizontal)
+        self.scrub.setToolTip("Show one frame (Left / Right arrows step)")
         self.gif_button = QPushButton("Export GIF\u2026")
+        self.gif_button.setToolTip("Save the interpolation as an animated GIF (frame size and rate)")
         self.strip_button = QPushButton("Export PNG strip\u2026")
-        self.info = QLabel("Click a point for A and shift-click another for B.")
-        self.preview = ImageView(120)
+        self.strip_button.setToolTip("Save the frames side by side as one PNG, optionally with step labels")
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.preview = ImageView(100)
+        self.preview.setToolTip("Ten frames of the path, from A (left) to B (right)")
 
         controls = QGridLayout()
         controls.addWidget(QLabel("path"), 0, 0)
@@ -64,98 +77,136 @@ class AnimationPanel(QWidget):
 
         self.play_button.clicked.connect(self.toggle)
         self.speed.valueChanged.connect(self._on_speed)
-        self.scrub.valueChanged.connect(self._on_scrub)
-        self.mode.currentIndexChanged.connect(lambda _: self.invalidate())
-        self.steps.valueChanged.connect(lambda _: self.invalidate())
+        self.scrub.valueChanged.connect(self.model.show_frame)
+        self.mode.currentIndexChanged.connect(lambda i: self.model.set_path_mode(MODES[i]))
+        self.steps.valueChanged.connect(self.model.set_steps)
         self.gif_button.clicked.connect(lambda: self._export("gif"))
         self.strip_button.clicked.connect(lambda: self._export("png"))
-        state.runLoaded.connect(self.invalidate)
-        state.selectionChanged.connect(lambda *_: self.invalidate())
+        qt_model.runLoaded.connect(self._render)
+        qt_model.selectionChanged.connect(self._render)
+        qt_model.interpolationChanged.connect(self._render)
+        qt_model.frameChanged.connect(self._render_frame)
+        qt_model.currentChanged.connect(self._render_frame)
+        qt_model.playingChanged.connect(self._on_playing)
         self._on_speed(self.speed.value())
+        self._on_playing()
+        self._render()
 
-    # ------------------------------------------------------------------ the path
-    @property
-    def mode_name(self) -> str:
-        return MODES[self.mode.currentIndex()][0]
-
-    def invalidate(self) -> None:
-        self.pause()
-        self.path = None
-        self.state.set_path(None) if self.state.run is not None else None
-        ready = self.state.run is not None and self.state.a >= 0 and self.state.b >= 0
+    # ------------------------------------------------------------------ drawing the model
+    def _render(self) -> None:
+        m = self.model
+        ready = m.can_interpolate
         for w in (self.play_button, self.gif_button, self.strip_button, self.scrub):
             w.setEnabled(ready)
-        if ready:
-            self.info.setText(f"A = #{self.state.a} \u2192 B = #{self.state.b}")
+        path = m.interpolation
+        if path is None:
+            self.preview.set_image(None)
+            self._set_scrub(0, max(1, m.steps - 1))
+            self.info.setText(f"A #{m.a} \u2192 B #{m.b}: press Play or drag the frame slider" if ready else
+                              "Click a point for A and shift-click another for B.")
+            return
+        images = path.images
+        picks = [images[round(i * (len(images) - 1) / (STRIP_FRAMES - 1))] for i in range(STRIP_FRAMES)]
+        self.preview.set_image(tile(picks, 1, STRIP_FRAMES, gap=2))
+        self._render_frame()
 
-    def ensure_path(self) -> dict | None:
-        s = self.state
-        if self.path is None and s.a >= 0 and s.b >= 0:
-            self.path = s.interpolation(self.mode_name, self.steps.value())
-            s.set_path(self.path["positions"])
-            self.scrub.blockSignals(True)
-            self.scrub.setRange(0, len(self.path["images"]) - 1)
-            self.scrub.setValue(0)
-            self.scrub.blockSignals(False)
-            self.frame = 0
-            images = self.path["images"]
-            picks = [images[round(i * (len(images) - 1) / (STRIP_FRAMES - 1))] for i in range(STRIP_FRAMES)]
-            self.preview.set_image(tile(picks, 1, STRIP_FRAMES, gap=2))
-        return self.path
-
-    # ------------------------------------------------------------------ playing
-    def show_frame(self, t: int) -> None:
-        """Make frame t the current latent: the handles move on both maps, the image panel shows it."""
-        path = self.ensure_path()
+    def _render_frame(self) -> None:
+        m, path = self.model, self.model.interpolation
         if path is None:
             return
-        self.frame = int(t) % len(path["images"])
-        self.state.set_latent(path["z_c"][self.frame], path["z_style"][self.frame], "animation",
-                              dict(path["positions"][self.frame]))
+        on_path = m.current is not None and m.current.origin is Origin.FRAME
+        self._set_scrub(m.frame, path.steps - 1)
+        where = f"frame {m.frame + 1}/{path.steps}" if on_path else "not showing a frame"
+        self.info.setText(f"{path.label} ({PATH_MODE_TEXT[path.mode]})    {where}")
+
+    def _set_scrub(self, value: int, maximum: int) -> None:
         self.scrub.blockSignals(True)
-        self.scrub.setValue(self.frame)
+        self.scrub.setRange(0, maximum)
+        self.scrub.setValue(value)
         self.scrub.blockSignals(False)
-        self.info.setText(f"A = #{self.state.a} \u2192 B = #{self.state.b}    frame {self.frame + 1}/{len(path['images'])}")
 
-    def step(self) -> None:
-        self.show_frame(self.frame + 1)
+    def _on_playing(self) -> None:
+        playing = self.model.playing
+        icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
+        self.play_button.setText("Pause" if playing else "Play")
+        if playing:
+            self.timer.start(int(1000 / self.speed.value()))
+        else:
+            self.timer.stop()
 
+    # ------------------------------------------------------------------ controls
     def play(self) -> None:
-        if self.ensure_path() is None:
-            return
-        self.show_frame(self.frame)
-        self.timer.start(int(1000 / self.speed.value()))
-        self.play_button.setText("\u23F8 Pause")
+        self.model.set_playing(True)
 
     def pause(self) -> None:
-        self.timer.stop()
-        self.play_button.setText("\u25B6 Play")
+        self.model.set_playing(False)
 
     def toggle(self) -> None:
-        self.pause() if self.timer.isActive() else self.play()
+        self.model.set_playing(not self.model.playing)
 
     def _on_speed(self, fps: int) -> None:
         self.speed_label.setText(f"{fps} fps")
         if self.timer.isActive():
             self.timer.setInterval(int(1000 / fps))
 
-    def _on_scrub(self, value: int) -> None:
-        self.show_frame(value)
-
     # ------------------------------------------------------------------ exports
-    def export_gif(self, path) -> None:
-        export.save_gif(self.ensure_path()["images"], path, fps=self.speed.value())
+    def export_gif(self, path, size: int | None = None, fps: float | None = None) -> None:
+        frames = self.model.ensure_interpolation().images
+        export.save_gif(frames, path, fps=fps or self.speed.value(), **({"size": size} if size else {}))
 
-    def export_strip(self, path) -> None:
-        export.save_strip(self.ensure_path()["images"], path)
+    def export_strip(self, path, labels: bool = False) -> None:
+        frames = self.model.ensure_interpolation().images
+        texts = [f"{t}" for t in range(len(frames))] if labels else None
+        export.save_strip(frames, path, labels=texts)
 
     def _export(self, kind: str) -> None:
-        if self.ensure_path() is None:
+        if self.model.ensure_interpolation() is None:
             return
+        dialog = InterpolationExportDialog(kind, self.model.ensure_interpolation().images.shape[1],
+                                           self.speed.value(), self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        window = self.window()
         pattern = "GIF image (*.gif)" if kind == "gif" else "PNG image (*.png)"
-        name, _ = QFileDialog.getSaveFileName(self, "Export interpolation", f"interpolation.{kind}", pattern)
-        if name:
-            try:
-                self.export_gif(name) if kind == "gif" else self.export_strip(name)
-            except OSError as e:
-                self.window().report_error(f"could not export: {e}")
+        name = window.ask_save_name("Export interpolation", f"interpolation.{kind}", pattern)
+        if not name:
+            return
+        try:
+            if kind == "gif":
+                self.export_gif(name, dialog.size.value(), dialog.fps.value())
+            else:
+                self.export_strip(name, dialog.labels.isChecked())
+            self.model.report(f"exported the interpolation to {name}")
+        except OSError as e:
+            window.report_error(f"could not export: {e}")
+
+
+class InterpolationExportDialog(QDialog):
+    """GIF: frame size and rate; PNG strip: step labels or not."""
+
+    def __init__(self, kind: str, image_side: int, fps: int, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Export GIF" if kind == "gif" else "Export PNG strip")
+        form = QFormLayout(self)
+        self.size = QSpinBox()
+        self.size.setRange(image_side, 2048)
+        self.size.setValue(image_side * 4)
+        self.size.setSuffix(" px")
+        self.size.setToolTip("Height of each GIF frame; pixels stay crisp at whole multiples of the image size")
+        self.fps = QSpinBox()
+        self.fps.setRange(1, 60)
+        self.fps.setValue(fps)
+        self.fps.setSuffix(" fps")
+        self.fps.setToolTip("Frames per second of the GIF")
+        self.labels = QCheckBox("label each step (0, 1, 2, \u2026)")
+        self.labels.setToolTip("Write the step number above each frame of the strip")
+        if kind == "gif":
+            form.addRow("frame size", self.size)
+            form.addRow("frame rate", self.fps)
+        else:
+            form.addRow(self.labels)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)

@@ -22,13 +22,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="ccvae-explorer", description="Explore what a CCVAE's latents captured.")
     p.add_argument("run_dir", nargs="?", default=None, help="run folder written by train_cli.py (default: the embedded model)")
     p.add_argument("--screenshot", metavar="PNG", help="render the populated window offscreen to PNG and exit")
-    p.add_argument("--size", default="1600x1000", help="window size WIDTHxHEIGHT (default 1600x1000)")
+    p.add_argument("--size", default=None,
+                   help="window size WIDTHxHEIGHT (default: the last size used, else 1600x1000 shrunk to the screen)")
     p.add_argument("--exit-when-ready", action="store_true", help="print 'ready SECONDS' once populated and exit")
     args = p.parse_args(argv)
-    try:
-        args.width, args.height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        p.error(f"--size must look like 1600x1000, not {args.size!r}")
+    args.width = args.height = None
+    if args.size is not None:
+        try:
+            args.width, args.height = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            p.error(f"--size must look like 1600x1000, not {args.size!r}")
+    elif args.screenshot:
+        args.width, args.height = 1600, 1000  # pictures do not depend on what the last session left behind
     return args
 
 
@@ -70,11 +75,11 @@ def _stage_demo(window) -> None:
     """For screenshots: A and B of different classes, a label swap and their interpolation path on the maps."""
     import numpy as np
 
-    from explorer.state import class_stats
+    from core.class_stats import class_stats
 
-    state = window.state
-    lat, spec = state.run.latents, state.run.label_spec
-    groups = state.colour_labels()
+    model = window.model
+    lat, spec = model.run.latents, model.label_spec
+    groups = model.colour_groups()
     a = 0
     if spec.is_multiclass:  # a typical point: nearest to the centre of its class (the classifier's verdicts)
         pred = lat.probs.argmax(axis=1)
@@ -82,13 +87,13 @@ def _stage_demo(window) -> None:
         a = int(np.argmin(np.linalg.norm((lat.z_c - loc[pred]) / scale[pred], axis=1)))
     others = np.flatnonzero(groups != groups[a])
     b = int(others[0]) if len(others) else min(1, len(lat) - 1)
-    state.select(a, "a")
-    state.select(b, "b")
+    model.select_a(a)
+    model.select_b(b)
     if spec.is_multiclass:
         window.swap_panel.target.setCurrentIndex(int(groups[b]))
     window.swap_panel.apply_swap()
-    window.animation_panel.ensure_path()
-    window.walk_panel.refresh()
+    model.ensure_interpolation()
+    model.compute_walk()
 
 
 def main(argv=None) -> int:
@@ -120,7 +125,8 @@ def main(argv=None) -> int:
     from explorer.main_window import MainWindow
 
     window = MainWindow()
-    window.resize(args.width, args.height)
+    if args.width is not None:
+        window.resize(args.width, args.height)
     window.show_run(run)
     window.show()
     if not (args.screenshot or args.exit_when_ready):

@@ -1,12 +1,15 @@
 """Writing pictures: animated GIFs and PNG strips of decoded frames (Pillow), window and map screenshots (Qt)."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from explorer.imaging import tile, upscale
+from core.atomic import atomic_write_bytes
+from core.figures import save_image_grid
+from core.imaging import tile, upscale
 
 
 def _pil(frame: np.ndarray, scale: int) -> Image.Image:
@@ -14,33 +17,53 @@ def _pil(frame: np.ndarray, scale: int) -> Image.Image:
     return Image.fromarray(frame, mode="L" if frame.ndim == 2 else "RGB")
 
 
-def save_gif(frames, path, fps: float = 12.0, scale: int = 4) -> Path:
-    """frames: uint8 [T, H, W(, 3)] -> looping animated GIF, ``scale`` x bigger. Pillow merges consecutive
-    identical frames into one longer frame, so a GIF of a still path may hold fewer frames than given."""
+def _save(image: Image.Image, path: Path, fmt: str, **options) -> Path:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def save_gif(frames, path, fps: float = 12.0, scale: int = 4, size: int | None = None) -> Path:
+    """frames: uint8 [T, H, W(, 3)] -> looping animated GIF at ``fps`` frames per second, each frame ``scale``
+    times bigger, or ``size`` pixels tall (nearest-neighbour to the largest whole factor, then resampled to the
+    exact size). Pillow merges consecutive identical frames into one longer frame, so a GIF of a still path may
+    hold fewer frames than given."""
     path = Path(path)
-    images = [_pil(f, scale) for f in frames]
-    if not images:
+    frames = [np.asarray(f, dtype=np.uint8) for f in frames]
+    if not frames:
         raise ValueError("no frames to save")
-    images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
-                   duration=max(20, int(round(1000.0 / fps))), loop=0)
-    return path
+    if size is not None:
+        h, w = frames[0].shape[:2]
+        scale = max(1, int(size) // h)
+        target = (max(1, round(w * int(size) / h)), int(size))
+    images = [_pil(f, scale) for f in frames]
+    if size is not None and images[0].size != target:
+        images = [im.resize(target, Image.NEAREST) for im in images]
+    first = images[0]
+    return _save(first, path, "GIF", save_all=True, append_images=images[1:],
+                 duration=max(20, int(round(1000.0 / fps))), loop=0)
 
 
-def save_strip(frames, path, scale: int = 2, gap: int = 2) -> Path:
-    """frames: uint8 [T, H, W(, 3)] -> one PNG with the frames side by side, ``gap`` white pixels between."""
+def save_strip(frames, path, scale: int = 2, gap: int = 2, labels=None) -> Path:
+    """frames: uint8 [T, H, W(, 3)] -> one PNG with the frames side by side, ``gap`` white pixels between;
+    with ``labels`` (one text per frame) a caption above each frame (``core.figures`` draws it)."""
     path = Path(path)
-    frames = [upscale(np.asarray(f, dtype=np.uint8), scale) for f in frames]
-    _pil(tile(frames, 1, len(frames), gap=gap * scale), 1).save(path, format="PNG")
-    return path
+    frames = np.asarray(frames, dtype=np.uint8)
+    if labels is not None:
+        images = frames[:, None] if frames.ndim == 3 else np.moveaxis(frames, -1, 1)
+        save_image_grid(path, images.astype(np.float32) / 255.0, nrow=len(frames), col_labels=list(labels),
+                        scale=scale)
+        return path
+    frames = [upscale(f, scale) for f in frames]
+    return _save(_pil(tile(frames, 1, len(frames), gap=gap * scale), 1), path, "PNG")
 
 
 def save_grid(grid: np.ndarray, path, scale: int = 2, gap: int = 2) -> Path:
     """grid: uint8 [rows, cols, H, W(, 3)] -> one PNG (latent walks)."""
     rows, cols = grid.shape[:2]
     frames = [upscale(im, scale) for im in grid.reshape((rows * cols,) + grid.shape[2:])]
-    path = Path(path)
-    _pil(tile(frames, rows, cols, gap=gap * scale), 1).save(path, format="PNG")
-    return path
+    return _save(_pil(tile(frames, rows, cols, gap=gap * scale), 1), Path(path), "PNG")
 
 
 def _settle_maps(widget) -> None:

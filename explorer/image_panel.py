@@ -1,15 +1,13 @@
-"""The right-hand panel: the decoded current latent with q(y|z_c), and the point under the mouse (or A)."""
+"""The side panel: the decoded current latent with q(y|z_c) and what it is, A and B side by side, and the point
+under the mouse. It draws the model and keeps nothing of its own."""
 from __future__ import annotations
 
-from PyQt6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.latents import SPLIT_NAMES
 
-from explorer.state import ExplorerState
+from explorer.qt_adapter import QtModel
 from explorer.widgets import ImageView, ProbBars, label_colours
-
-_SOURCES = {"zc": "dragging on the z_c map (style held)", "style": "dragging on the style map (z_c held)",
-            "select": "point A", "animation": "interpolation frame", "maps": "point A", "intervention": "intervention"}
 
 
 def heading(text: str) -> QLabel:
@@ -18,20 +16,41 @@ def heading(text: str) -> QLabel:
     return label
 
 
+def rule() -> QFrame:
+    line = QFrame()
+    line.setFrameShape(QFrame.Shape.HLine)
+    line.setStyleSheet("color: #d0d0d0;")
+    return line
+
+
 class ImagePanel(QWidget):
-    def __init__(self, state: ExplorerState, parent=None):
+    def __init__(self, qt_model: QtModel, parent=None):
         super().__init__(parent)
-        self.state = state
-        self.decoded = ImageView(240)
+        self.model = qt_model.model
+        self.decoded = ImageView(220)
+        self.decoded.setToolTip("The current latent, decoded: point A, a dragged handle, a frame or an intervention")
         self.decoded_caption = QLabel()
         self.decoded_caption.setWordWrap(True)
         self.decoded_probs = ProbBars()
+        self.decoded_probs.setToolTip("The classifier q(y|z_c) on the current latent")
+        self.a_image, self.b_image = ImageView(72), ImageView(72)
+        for view in (self.a_image, self.b_image):
+            view.setMinimumSize(56, 56)
+        self.a_image.setToolTip("Point A (click a point on a map)")
+        self.b_image.setToolTip("Point B (shift-click a point on a map)")
+        self.a_caption, self.b_caption = QLabel(), QLabel()
+        for label in (self.a_caption, self.b_caption):
+            label.setWordWrap(True)
+        self.clear_b_button = QPushButton("Clear B")
+        self.clear_b_button.setToolTip("Forget point B (Esc also clears B and the intervention)")
         self.point_title = heading("Point")
-        self.point_image = ImageView(110)
-        self.point_image.setFixedSize(110, 110)
+        self.point_image = ImageView(80)
+        self.point_image.setFixedSize(80, 80)
+        self.point_image.setToolTip("The point under the mouse (or A when the mouse is off the maps)")
         self.point_info = QLabel()
         self.point_info.setWordWrap(True)
         self.point_probs = ProbBars()
+        self.point_probs.setToolTip("The classifier on this point's encoding")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -39,10 +58,15 @@ class ImagePanel(QWidget):
         layout.addWidget(self.decoded, 3)
         layout.addWidget(self.decoded_caption)
         layout.addWidget(self.decoded_probs)
-        line = QFrame()
-        line.setFrameShape(QFrame.Shape.HLine)
-        line.setStyleSheet("color: #d0d0d0;")
-        layout.addWidget(line)
+        layout.addWidget(rule())
+        ab = QGridLayout()
+        ab.addWidget(self.a_image, 0, 0)
+        ab.addWidget(self.b_image, 0, 1)
+        ab.addWidget(self.a_caption, 1, 0)
+        ab.addWidget(self.b_caption, 1, 1)
+        ab.addWidget(self.clear_b_button, 2, 1)
+        layout.addLayout(ab)
+        layout.addWidget(rule())
         layout.addWidget(self.point_title)
         row = QHBoxLayout()
         row.addWidget(self.point_image)
@@ -51,37 +75,57 @@ class ImagePanel(QWidget):
         layout.addWidget(self.point_probs)
         layout.addStretch(0)
 
-        state.runLoaded.connect(self._on_run_loaded)
-        state.latentChanged.connect(self._on_latent_changed)
-        state.hoverChanged.connect(lambda _: self._show_point())
-        state.selectionChanged.connect(lambda *_: self._show_point())
+        self.clear_b_button.clicked.connect(self.model.clear_b)
+        qt_model.runLoaded.connect(self._on_run_loaded)
+        qt_model.currentChanged.connect(self._show_current)
+        qt_model.hoverChanged.connect(lambda _: self._show_point())
+        qt_model.selectionChanged.connect(self._show_selection)
 
     def _on_run_loaded(self) -> None:
-        spec = self.state.run.label_spec
+        spec = self.model.label_spec
         colours = label_colours(spec.size)
         for bars in (self.decoded_probs, self.point_probs):
             bars.configure(spec.names, colours, spec.is_multiclass)
+        self._show_selection()
+        self._show_current()
 
-    def _on_latent_changed(self, source: str) -> None:
-        s = self.state
-        self.decoded.set_image(s.image)
-        self.decoded_probs.set_values(s.probs)
-        where = _SOURCES.get(source, source)
-        if source in ("select", "maps") and s.a >= 0:
-            where = f"point A (#{s.a})"
-        self.decoded_caption.setText(f"<b>{where}</b><br>classifier q(y|z_c): <b>{s.prediction_text(s.probs)}</b>")
+    def _show_current(self) -> None:
+        m, c = self.model, self.model.current
+        if c is None:
+            self.decoded.set_image(None)
+            self.decoded_probs.set_values([])
+            self.decoded_caption.setText("")
+            return
+        self.decoded.set_image(c.image)
+        self.decoded_probs.set_values(c.probs)
+        self.decoded_caption.setText(f"<b>{m.current_text()}</b><br>classifier q(y|z_c): "
+                                     f"<b>{m.prediction_text(c.probs)}</b>")
+
+    def _show_selection(self) -> None:
+        m = self.model
+        for slot, i, view, caption in (("A", m.a, self.a_image, self.a_caption),
+                                       ("B", m.b, self.b_image, self.b_caption)):
+            if i < 0:
+                view.set_image(None)
+                caption.setText(f"<b>{slot}</b>: none" + (" (shift-click a point)" if slot == "B" else ""))
+            else:
+                view.set_image(m.run.images[i])
+                caption.setText(f"<b>{slot} #{i}</b> {m.point_label_text(i)}")
+        self.clear_b_button.setEnabled(m.b >= 0)
+        self._show_point()
 
     def _show_point(self) -> None:
-        s = self.state
-        i, title = (s.hover, "Point under the mouse") if s.hover >= 0 else (s.a, "Selected point A")
-        if i < 0:
+        m = self.model
+        i, title = (m.hover, "Point under the mouse") if m.hover >= 0 else (m.a, "Point A")
+        self.point_title.setText(title)
+        if i < 0 or m.run is None:
             self.point_image.set_image(None)
             self.point_info.setText("")
+            self.point_probs.set_values([])
             return
-        lat = s.run.latents
-        self.point_title.setText(title)
-        self.point_image.set_image(s.run.images[i])
+        lat = m.run.latents
+        self.point_image.set_image(m.run.images[i])
         self.point_probs.set_values(lat.probs[i])
         self.point_info.setText(
             f"<b>#{i}</b> ({SPLIT_NAMES[int(lat.split[i])]} image {int(lat.index[i])})<br>"
-            f"label: <b>{s.point_label_text(i)}</b><br>classifier: <b>{s.prediction_text(lat.probs[i])}</b>")
+            f"label: <b>{m.point_label_text(i)}</b><br>classifier: <b>{m.prediction_text(lat.probs[i])}</b>")

@@ -1,27 +1,55 @@
-"""The explorer's window: two linked maps, the image panel, and tabs for swaps, interpolations and walks."""
+"""The explorer's window: two linked maps, the side panel, and tabs for swaps, interpolations and walks.
+
+It builds the views over one ``ExplorerModel`` (through ``QtModel``), owns the map worker, the menus, the
+keyboard shortcuts, the status bar and the remembered settings (size, splitters, last folder), and nothing else.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import QByteArray, QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
-                             QLabel, QMainWindow, QMessageBox, QProgressBar, QSpinBox, QSplitter, QTabWidget,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                             QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea, QSpinBox,
+                             QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from explorer import export
 from explorer.animation import AnimationPanel
 from explorer.image_panel import ImagePanel
 from explorer.map_view import MapView
+from explorer.qt_adapter import QtModel
 from explorer.rundata import RunData, RunOpenError
-from explorer.state import ExplorerState
 from explorer.swap_panel import SwapPanel
 from explorer.walks import WalkPanel
 from explorer.workers import MapWorker
 
 HELP = ("click a point: A \u00b7 shift-click: B \u00b7 drag the \u2295 handle on a map to decode "
-        "\u00b7 wheel: zoom \u00b7 drag: pan")
+        "\u00b7 wheel: zoom \u00b7 drag: pan \u00b7 double-click or Home: reset the view")
+SHORTCUTS = (("Click a point", "choose A (the current latent jumps to it)"),
+             ("Shift-click a point", "choose B (the other end for interpolations and transfers)"),
+             ("Drag the \u2295 handle", "decode the latent under it live (the other block held)"),
+             ("Wheel / drag on a map", "zoom / pan"),
+             ("Double-click a map, Home", "reset the view: show every point"),
+             ("Click a legend entry", "hide or show that group's points"),
+             ("Esc", "clear B and the intervention (back to A)"),
+             ("Space", "play or pause the interpolation"),
+             ("Left / Right", "previous / next interpolation frame"),
+             ("Ctrl+L", "show or hide the legends"),
+             ("Ctrl+O, Ctrl+E, Ctrl+Q", "open a run, export a screenshot, quit"),
+             ("F1", "this list"))
+DEFAULT_SIZE = (1600, 1000)
+SIDE_WIDTH = 320
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` inside a frameless scroll area: at small window sizes it scrolls instead of squeezing."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -33,76 +61,211 @@ class MainWindow(QMainWindow):
         # 28x28 image took 0.5 ms on one thread and 60 ms on two.
         torch.set_num_threads(1)
         self.setWindowTitle("CCVAE explorer")
-        self.state = ExplorerState(self)
+        self.qt_model = QtModel(parent=self)
+        self.model = self.qt_model.model
         self.worker: MapWorker | None = None
 
         self.run_label = QLabel()
         self.run_label.setStyleSheet("font-weight: 600;")
+        self.run_label.setToolTip("The run folder shown, its number of map points and latent sizes")
         self.colour_by = QComboBox()
+        self.colour_by.setToolTip("Which binary attribute colours the maps")
         self.colour_label = QLabel("colour by")
-        help_label = QLabel(HELP)
-        help_label.setStyleSheet("color: #606060;")
+        self.selection_label = QLabel()
+        self.selection_label.setToolTip("The chosen points: A (click) and B (shift-click)")
         top = QHBoxLayout()
         top.addWidget(self.run_label)
         top.addSpacing(16)
         top.addWidget(self.colour_label)
         top.addWidget(self.colour_by)
         top.addStretch(1)
-        top.addWidget(help_label)
+        top.addWidget(self.selection_label)
 
-        self.maps = {"zc": MapView(self.state, "zc", "z_c: characteristics (UMAP)"),
-                     "style": MapView(self.state, "style", "style latent (UMAP)")}
-        self.image_panel = ImagePanel(self.state)
-        self.image_panel.setFixedWidth(340)
-        self.swap_panel = SwapPanel(self.state)
-        self.animation_panel = AnimationPanel(self.state)
-        self.walk_panel = WalkPanel(self.state)
+        self.maps = {"zc": MapView(self.qt_model, "zc", "z_c: characteristics (UMAP)"),
+                     "style": MapView(self.qt_model, "style", "style latent (UMAP)")}
+        for view in self.maps.values():
+            view.setMinimumSize(180, 160)
+            view.setToolTip(HELP)
+        self.image_panel = ImagePanel(self.qt_model)
+        self.swap_panel = SwapPanel(self.qt_model)
+        self.animation_panel = AnimationPanel(self.qt_model)
+        self.walk_panel = WalkPanel(self.qt_model)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.swap_panel, "Swap label / transfer")
-        self.tabs.addTab(self.animation_panel, "Interpolate")
-        self.tabs.addTab(self.walk_panel, "Latent walks")
+        self.tabs.addTab(_scrolling(self.swap_panel), "Swap label / transfer")
+        self.tabs.addTab(_scrolling(self.animation_panel), "Interpolate")
+        self.tabs.addTab(_scrolling(self.walk_panel), "Latent walks")
+        self.tabs.setMinimumHeight(120)
+        self.side = _scrolling(self.image_panel)
+        self.side.setMinimumWidth(220)
+        self.side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-        upper = QWidget()
-        row = QHBoxLayout(upper)
-        row.setContentsMargins(0, 0, 0, 0)
-        map_split = QSplitter(Qt.Orientation.Horizontal)
-        map_split.addWidget(self.maps["zc"])
-        map_split.addWidget(self.maps["style"])
-        row.addWidget(map_split, 1)
-        row.addWidget(self.image_panel)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(upper)
-        split.addWidget(self.tabs)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        split.setSizes([680, 280])
+        self.map_split = QSplitter(Qt.Orientation.Horizontal)
+        self.map_split.addWidget(self.maps["zc"])
+        self.map_split.addWidget(self.maps["style"])
+        self.v_split = QSplitter(Qt.Orientation.Vertical)
+        self.v_split.addWidget(self.map_split)
+        self.v_split.addWidget(self.tabs)
+        self.v_split.setStretchFactor(0, 3)
+        self.v_split.setStretchFactor(1, 1)
+        self.v_split.setSizes([680, 280])
+        self.h_split = QSplitter(Qt.Orientation.Horizontal)
+        self.h_split.addWidget(self.v_split)
+        self.h_split.addWidget(self.side)
+        self.h_split.setStretchFactor(0, 1)
+        self.h_split.setStretchFactor(1, 0)
+        self.h_split.setSizes([1200, SIDE_WIDTH])
+        for split in (self.map_split, self.v_split, self.h_split):
+            split.setChildrenCollapsible(False)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(top)
-        layout.addWidget(split, 1)
+        layout.addWidget(self.h_split, 1)
         self.setCentralWidget(central)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(260)
+        self.progress.setMaximumWidth(220)
+        self.progress.setToolTip("Computing the 2-D maps of this run (once; they are cached beside it)")
         self.progress_label = QLabel()
         self.statusBar().addPermanentWidget(self.progress_label)
         self.statusBar().addPermanentWidget(self.progress)
         self.progress.hide()
-        self._build_menu()
+        self._build_menus()
         self.colour_by.currentIndexChanged.connect(self._on_colour_by)
-        self.state.mapsReady.connect(self._on_maps_ready)
+        self.qt_model.mapsReady.connect(self._on_maps_ready)
+        self.qt_model.selectionChanged.connect(self._show_selection)
+        self.qt_model.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.statusBar().showMessage(HELP)
+        self._restore_settings()
 
-    def _build_menu(self) -> None:
-        menu = self.menuBar().addMenu("&File")
-        for text, shortcut, slot in (("&Open run\u2026", QKeySequence.StandardKey.Open, self._ask_open),
-                                     ("Export &screenshot\u2026", "Ctrl+E", self._ask_screenshot),
-                                     ("&Quit", QKeySequence.StandardKey.Quit, self.close)):
-            action = QAction(text, self)
+    # ------------------------------------------------------------------ menus and shortcuts
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
             action.setShortcut(shortcut)
-            action.triggered.connect(slot)
-            menu.addAction(action)
+            # Space and arrows must reach the window even when a button or slider has focus
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setToolTip(tip or text.replace("&", "").rstrip("\u2026"))
+        action.setStatusTip(action.toolTip())
+        action.setCheckable(checkable)
+        (action.toggled if checkable else action.triggered).connect(slot)
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Open run\u2026", self._ask_open, QKeySequence.StandardKey.Open,
+                     "Open a run folder written by train_cli.py")
+        self._action(file, "Export &screenshot\u2026", self._ask_screenshot, "Ctrl+E",
+                     "Save the window, or one map at any width, as a PNG")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        view = bar.addMenu("&View")
+        self._action(view, "&Reset view", self.reset_views, "Home", "Show every point on both maps")
+        self.legends_action = self._action(view, "Show &legends", self.set_legends_visible, "Ctrl+L",
+                                           "Show or hide the maps' legends", checkable=True)
+        self.legends_action.setChecked(True)
+        explore = bar.addMenu("&Explore")
+        self._action(explore, "&Clear B and the intervention", self.model.clear, "Esc",
+                     "Forget B and the intervention; the current latent goes back to A")
+        self._action(explore, "&Play / pause", self.animation_panel.toggle, "Space",
+                     "Play or pause the interpolation from A to B")
+        self._action(explore, "&Next frame", lambda: self.model.step_frame(1), "Right", "Next interpolation frame")
+        self._action(explore, "P&revious frame", lambda: self.model.step_frame(-1), "Left",
+                     "Previous interpolation frame")
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, "F1")
+        self._action(help_menu, "&About", self.show_about)
+
+    def reset_views(self) -> None:
+        for view in self.maps.values():
+            view.reset_view()
+
+    def set_legends_visible(self, visible: bool) -> None:
+        for view in self.maps.values():
+            view.legend.setVisible(bool(visible))
+
+    def shortcuts_text(self) -> str:
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)
+        return f"<table>{rows}</table>"
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", self.shortcuts_text())
+
+    def about_text(self) -> str:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("ccvae-explorer")
+        except metadata.PackageNotFoundError:
+            version = "(not installed)"
+        lines = [f"<b>ccvae-explorer</b> {version}",
+                 "Explore what a Characteristic Capturing VAE (Joy et al., ICLR 2021) captured."]
+        run = self.model.run
+        if run is not None:
+            engine = run.engine
+            params = sum(p.numel() for p in engine.model.parameters())
+            lines += [f"run folder: {run.run_dir}",
+                      f"images {'x'.join(str(s) for s in engine.image_shape)}, z_c {engine.zc_dim}-D, "
+                      f"style {engine.style_dim}-D, {params:,} parameters, {len(run.latents):,} map points"]
+        return "<br>".join(lines)
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About CCVAE explorer", self.about_text())
+
+    # ------------------------------------------------------------------ settings
+    def _settings(self) -> QSettings:
+        return QSettings("ccvae-explorer", "explorer")
+
+    def _restore_settings(self) -> None:
+        s = self._settings()
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(*self.default_size())
+        for key, split in (("split/maps", self.map_split), ("split/vertical", self.v_split),
+                           ("split/side", self.h_split)):
+            state = s.value(key)
+            if isinstance(state, QByteArray) and not state.isEmpty():
+                split.restoreState(state)
+        self.legends_action.setChecked(s.value("view/legends", True, type=bool))
+
+    def save_settings(self) -> None:
+        s = self._settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("split/maps", self.map_split.saveState())
+        s.setValue("split/vertical", self.v_split.saveState())
+        s.setValue("split/side", self.h_split.saveState())
+        s.setValue("view/legends", self.legends_action.isChecked())
+        s.sync()
+
+    def default_size(self) -> tuple[int, int]:
+        """DEFAULT_SIZE, shrunk to fit the screen's free area (a laptop at 1280x720 gets all of it)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return DEFAULT_SIZE
+        free = screen.availableGeometry()
+        frame = 40  # title bar and borders the window manager adds
+        return min(DEFAULT_SIZE[0], free.width()), min(DEFAULT_SIZE[1], free.height() - frame)
+
+    @property
+    def last_folder(self) -> str:
+        return str(self._settings().value("files/last_folder", str(Path.home())))
+
+    def remember_folder(self, path) -> None:
+        path = Path(path)
+        self._settings().setValue("files/last_folder", str(path if path.is_dir() else path.parent))
+
+    def ask_save_name(self, title: str, default_name: str, pattern: str) -> str:
+        """A save dialog that starts in the last folder used; remembers the folder chosen."""
+        name, _ = QFileDialog.getSaveFileName(self, title, str(Path(self.last_folder) / default_name), pattern)
+        if name:
+            self.remember_folder(name)
+        return name
 
     # ------------------------------------------------------------------ runs
     def open_run(self, run_dir) -> bool:
@@ -128,22 +291,26 @@ class MainWindow(QMainWindow):
         self.run_label.setText(f"{run.run_dir.name}  \u00b7  {len(run.latents):,} points  \u00b7  "
                                f"z_c {run.engine.zc_dim}-D, style {run.engine.style_dim}-D")
         self.setWindowTitle(f"CCVAE explorer \u2014 {run.run_dir}")
-        self.state.load(run)
+        self.model.load(run)
+        self.model.report(f"opened {run.run_dir}")
         if run.maps is None:
             self._start_worker(run)
 
     @property
     def is_ready(self) -> bool:
-        return self.state.maps is not None
+        return self.model.maps is not None
 
     def _on_maps_ready(self) -> None:
         self.progress.hide()
         self.progress_label.setText("")
         self.ready.emit()
 
+    def _show_selection(self) -> None:
+        self.selection_label.setText(self.model.selection_text())
+
     def _on_colour_by(self, index: int) -> None:
         if index >= 0:
-            self.state.set_colour_by(index)
+            self.model.set_colour_by(index)
 
     # ------------------------------------------------------------------ the map worker
     def _start_worker(self, run: RunData) -> None:
@@ -167,8 +334,9 @@ class MainWindow(QMainWindow):
         self.progress_label.setText(f"maps: {phase}")
 
     def _on_worker_done(self, maps) -> None:
-        if self.sender() is self.worker and self.state.run is not None:
-            self.state.set_maps(maps)
+        if self.sender() is self.worker and self.model.run is not None:
+            self.model.set_maps(maps)
+            self.model.report("maps ready")
 
     def _on_worker_failed(self, message: str) -> None:
         self.progress.hide()
@@ -176,24 +344,27 @@ class MainWindow(QMainWindow):
         self.report_error(f"could not compute the maps: {message}")
 
     def closeEvent(self, event) -> None:
-        self.animation_panel.pause()
+        self.model.set_playing(False)
         self._stop_worker()
+        self.save_settings()
         super().closeEvent(event)
 
     # ------------------------------------------------------------------ dialogs
     def report_error(self, message: str) -> None:
+        self.statusBar().showMessage(f"error: {message}", 15000)
         QMessageBox.warning(self, "CCVAE explorer", message)
 
     def _ask_open(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a run folder")
+        folder = QFileDialog.getExistingDirectory(self, "Open a run folder", self.last_folder)
         if folder:
+            self.remember_folder(Path(folder).parent)
             self.open_run(folder)
 
     def _ask_screenshot(self) -> None:
         dialog = ScreenshotDialog(self)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
-        name, _ = QFileDialog.getSaveFileName(self, "Export screenshot", "explorer.png", "PNG image (*.png)")
+        name = self.ask_save_name("Export screenshot", "explorer.png", "PNG image (*.png)")
         if not name:
             return
         try:
@@ -202,6 +373,7 @@ class MainWindow(QMainWindow):
                 export.grab_widget(self, name)
             else:
                 export.export_plot(self.maps["zc" if target == 1 else "style"], name, dialog.width.value())
+            self.model.report(f"exported a screenshot to {name}")
         except OSError as e:
             self.report_error(f"could not export the screenshot: {e}")
 
@@ -212,10 +384,12 @@ class ScreenshotDialog(QDialog):
         self.setWindowTitle("Export screenshot")
         self.target = QComboBox()
         self.target.addItems(["the whole window", "the z_c map", "the style map"])
+        self.target.setToolTip("What to save")
         self.width = QSpinBox()
         self.width.setRange(200, 8000)
         self.width.setValue(1600)
         self.width.setSuffix(" px")
+        self.width.setToolTip("Width of the exported map; its legend is drawn at a readable size at any width")
         form = QFormLayout(self)
         form.addRow("picture of", self.target)
         form.addRow("map width", self.width)

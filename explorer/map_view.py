@@ -12,8 +12,9 @@ from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtWidgets import QGraphicsItem
 from scipy.spatial import cKDTree
 
+from explorer.model import NONE, Origin
 from explorer.preview import PreviewScatter
-from explorer.state import ExplorerState
+from explorer.qt_adapter import QtModel
 from explorer.widgets import binary_colours, label_colours
 
 HOVER_RADIUS_PX = 8
@@ -27,10 +28,11 @@ SETTLE_MS = 150
 
 
 class MapView(pg.PlotWidget):
-    def __init__(self, state: ExplorerState, name: str, title: str, parent=None):
+    def __init__(self, qt_model: QtModel, name: str, title: str, parent=None):
         super().__init__(parent=parent, background="w")
-        self.state, self.name = state, name
+        self.model, self.name = qt_model.model, name
         self._tree: cKDTree | None = None
+        self._tree_index = np.zeros(0, dtype=np.int64)  # tree row -> point index (visible points only)
         self._placing = False  # True while the handle is moved by code, not by the mouse
         plot = self.getPlotItem()
         plot.setTitle(title, color="#202020", size="11pt")
@@ -81,18 +83,21 @@ class MapView(pg.PlotWidget):
         self.scene().sigMouseClicked.connect(self._on_click)
         self.view.sigRangeChanged.connect(self._on_range_changed)
 
-        state.runLoaded.connect(self._on_run_loaded)
-        state.mapsReady.connect(self._on_maps_ready)
-        state.colourByChanged.connect(lambda _: self._recolour())
-        state.hoverChanged.connect(self._on_hover_changed)
-        state.selectionChanged.connect(lambda *_: self._draw_selection())
-        state.latentChanged.connect(self._on_latent_changed)
-        state.interventionChanged.connect(self._draw_intervention)
-        state.pathChanged.connect(self._draw_path)
+        self.legend.sigSampleClicked.connect(self._on_legend_clicked)
+        self.handle.sigPositionChangeFinished.connect(lambda _: self.model.end_drag())
+
+        qt_model.runLoaded.connect(self._on_run_loaded)
+        qt_model.mapsReady.connect(self._on_maps_ready)
+        qt_model.colouringChanged.connect(self._recolour)
+        qt_model.hoverChanged.connect(self._on_hover_changed)
+        qt_model.selectionChanged.connect(self._draw_selection)
+        qt_model.currentChanged.connect(self._on_current_changed)
+        qt_model.interventionChanged.connect(self._draw_intervention)
+        qt_model.interpolationChanged.connect(self._draw_path)
 
     # ------------------------------------------------------------------ data
     def points(self) -> np.ndarray:
-        return self.state.map_points(self.name)
+        return self.model.map_points(self.name)
 
     def _on_run_loaded(self) -> None:
         self._tree = None
@@ -113,17 +118,25 @@ class MapView(pg.PlotWidget):
 
     def _on_maps_ready(self) -> None:
         points = self.points()
-        self._tree = cKDTree(points)
         self.message.hide()
         self.scatter.setData(pos=points, data=np.arange(len(points)), pen=None, size=POINT_SIZE,
                              brush=self._point_brushes())
-        self._update_preview()
-        self._fit_view(points)
+        self._apply_visibility()
+        self.reset_view()
         self.handle.show()
         self._draw_selection()
         self._draw_intervention()
         self._draw_path()
+        self._on_current_changed()
 
+    def reset_view(self) -> None:
+        """Show every point again (View > Reset view, Home, double-click on the map)."""
+        if self.model.maps is not None:
+            self._fit_view(self.points())
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.reset_view()
+        event.accept()
     def _fit_view(self, points: np.ndarray) -> None:
         """Show every point, with headroom at the top for the legend so it covers no cluster."""
         lo, hi = points.min(axis=0).astype(float), points.max(axis=0).astype(float)
@@ -139,11 +152,9 @@ class MapView(pg.PlotWidget):
             self._quiet_range = False
 
     def _groups(self) -> tuple[list[str], list]:
-        spec = self.state.run.label_spec
-        if spec.is_multiclass:
-            return list(spec.names), label_colours(spec.size)
-        attribute = spec.names[self.state.colour_by]
-        return [f"not {attribute}", attribute], binary_colours()
+        spec = self.model.label_spec
+        colours = label_colours(spec.size) if spec.is_multiclass else binary_colours()
+        return self.model.group_names(), colours
 
     def _group_brushes(self) -> list:
         _, colours = self._groups()
@@ -151,13 +162,26 @@ class MapView(pg.PlotWidget):
 
     def _point_brushes(self) -> list:
         shared = self._group_brushes()
-        return [shared[g] for g in self.state.colour_labels()]
+        return [shared[g] for g in self.model.colour_groups()]
 
     def _recolour(self) -> None:
         self._build_legend()
-        if self._tree is not None:
+        if self.model.maps is not None:
             self.scatter.setBrush(self._point_brushes())
-            self._update_preview()
+            self._apply_visibility()
+
+    def _apply_visibility(self) -> None:
+        """Hidden groups leave the scatter, the preview and the hover search."""
+        visible = self.model.visible_points()
+        self.scatter.setPointsVisible(visible)
+        self._tree_index = np.flatnonzero(visible)
+        self._tree = cKDTree(self.points()[self._tree_index]) if len(self._tree_index) else None
+        self._update_preview()
+
+    def _on_legend_clicked(self, item) -> None:
+        if item in self._legend_samples:  # the legend toggled its sample; the model decides what is shown
+            group = self._legend_samples.index(item)
+            self.model.set_group_hidden(group, group not in self.model.hidden)
 
     # ------------------------------------------------------------------ fluid pan and zoom on large maps
     @property
@@ -168,16 +192,17 @@ class MapView(pg.PlotWidget):
     def preview_min_points(self, count: int) -> None:
         """Maps with at least ``count`` points preview while the view moves (PREVIEW_MIN_POINTS by default)."""
         self._preview_min_points = int(count)
-        if self._tree is not None:
+        if self.model.maps is not None:
             self._update_preview()
 
     @property
     def uses_preview(self) -> bool:
-        return self._tree is not None and len(self.points()) >= self._preview_min_points
+        return self.model.maps is not None and len(self.points()) >= self._preview_min_points
 
     def _update_preview(self) -> None:
         if self.uses_preview:
-            self.preview.setData(self.points(), self.state.colour_labels(), self._group_brushes())
+            keep = self._tree_index
+            self.preview.setData(self.points()[keep], self.model.colour_groups()[keep], self._group_brushes())
         else:
             self.preview.clear()
             self.settle()
@@ -206,40 +231,41 @@ class MapView(pg.PlotWidget):
         names, colours = self._groups()
         self.legend.setColumnCount(5 if len(names) > 2 else 2)
         self._legend_samples = []
-        for name, colour in zip(names, colours):
+        for group, (name, colour) in enumerate(zip(names, colours)):
             sample = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(colour))
+            sample.setVisible(group not in self.model.hidden)  # the legend draws a hidden group crossed out
             self._legend_samples.append(sample)
             self.legend.addItem(sample, name)
 
     # ------------------------------------------------------------------ mouse
     def nearest_point(self, scene_pos) -> int:
-        """Index of the point within HOVER_RADIUS_PX of a scene position, or -1."""
+        """Index of the visible point within HOVER_RADIUS_PX of a scene position, or NONE."""
         if self._tree is None or not self.view.sceneBoundingRect().contains(scene_pos):
-            return -1
+            return NONE
         p = self.view.mapSceneToView(scene_pos)
         px = max(abs(v) for v in self.view.viewPixelSize())
         dist, idx = self._tree.query((p.x(), p.y()), k=1, distance_upper_bound=HOVER_RADIUS_PX * px)
-        return int(idx) if np.isfinite(dist) else -1
+        return int(self._tree_index[idx]) if np.isfinite(dist) else NONE
 
     def _on_mouse_moved(self, args) -> None:
-        self.state.set_hover(self.nearest_point(args[0]))
+        self.model.set_hover(self.nearest_point(args[0]))
 
     def leaveEvent(self, event) -> None:
-        self.state.set_hover(-1)
+        self.model.set_hover(NONE)
         super().leaveEvent(event)
 
     def _on_click(self, event) -> None:
-        if event.button() != Qt.MouseButton.LeftButton or self._tree is None:
+        if event.button() != Qt.MouseButton.LeftButton or self._tree is None or event.double():
             return
         i = self.nearest_point(event.scenePos())
         if i >= 0:
             shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-            self.state.select(i, "b" if shift else "a")
+            self.model.select_b(i) if shift else self.model.select_a(i)
 
     def _on_handle_moved(self, handle) -> None:
         if not self._placing:
             p = handle.pos()
-            self.state.drag(self.name, (p.x(), p.y()))
+            self.model.drag(self.name, (p.x(), p.y()))
 
     # ------------------------------------------------------------------ overlays
     def place_handle(self, xy) -> None:
@@ -250,22 +276,26 @@ class MapView(pg.PlotWidget):
         finally:
             self._placing = False
 
-    def _on_latent_changed(self, source: str) -> None:
-        xy = self.state.positions.get(self.name)
-        if source != self.name and xy is not None and self._tree is not None:
+    def _on_current_changed(self) -> None:
+        c = self.model.current
+        if c is None or self.model.maps is None:
+            return
+        xy = c.positions.get(self.name)
+        dragged_here = c.origin is Origin.DRAG and c.map == self.name and c.dragging
+        if xy is not None and not dragged_here:
             self.place_handle(xy)
 
     def _on_hover_changed(self, i: int) -> None:
-        if i < 0 or self._tree is None:
+        if i < 0 or self.model.maps is None:
             self.hover_item.clear()
         else:
             self.hover_item.setData(pos=self.points()[i:i + 1])
 
     def _draw_selection(self) -> None:
-        if self._tree is None:
+        if self.model.maps is None:
             return
         spots = []
-        for slot, i, colour in (("A", self.state.a, A_COLOUR), ("B", self.state.b, B_COLOUR)):
+        for slot, i, colour in (("A", self.model.a, A_COLOUR), ("B", self.model.b, B_COLOUR)):
             label = self.labels[slot]
             if i < 0:
                 label.hide()
@@ -277,16 +307,16 @@ class MapView(pg.PlotWidget):
         self.selection_item.setData(spots)
 
     def _draw_intervention(self) -> None:
-        result = self.state.intervention
+        result = self.model.intervention
         xy = result.positions.get(self.name) if result is not None else None
-        if xy is None or self._tree is None:
+        if xy is None or self.model.maps is None:
             self.intervention_item.clear()
         else:
             self.intervention_item.setData(pos=[xy])
 
     def _draw_path(self) -> None:
-        path = self.state.path
-        if path is None or self._tree is None:
+        path = self.model.interpolation.path if self.model.interpolation is not None else None
+        if path is None or self.model.maps is None:
             self.path_item.setData([], [])
         else:
             self.path_item.setData(path[self.name][:, 0], path[self.name][:, 1])

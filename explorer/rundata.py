@@ -16,7 +16,7 @@ from core.inference import DEFAULT_RUN, Engine
 from core.latents import MAPS_FILE, Latents, load_latents
 from core.projection import LatentMaps, load_maps, maps_cache_key
 
-from explorer.imaging import to_uint8
+from core.imaging import to_uint8
 
 
 class RunOpenError(Exception):

@@ -1,23 +1,28 @@
 """Interventions on point A: swap its label (or flip one binary attribute), or transfer B's characteristics.
 
-Shows the original and the intervened image side by side with the classifier's verdict; the maps draw where the
-result lands (a star).
+Shows A, B and the intervened image side by side with the classifier's verdict; the maps draw where the result
+lands (a star). Everything shown is the model's: a new A (or B, for a transfer) clears the result everywhere.
 """
 from __future__ import annotations
 
 from PyQt6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from explorer.image_panel import heading
-from explorer.state import ExplorerState
+from explorer.model import Kind, Using
+from explorer.qt_adapter import QtModel
 from explorer.widgets import ImageView, ProbBars, label_colours
 
+USING = (Using.PRIOR, Using.CLASS_STATS)
+HINT = "Choose A (click), then swap its label; shift-click a B to transfer its characteristics."
 
-def _captioned(title: str, view: ImageView) -> QWidget:
+
+def _captioned(view: ImageView) -> QWidget:
     box = QWidget()
     layout = QVBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
-    label = QLabel(title)
+    label = QLabel()
     label.setStyleSheet("color: #404040;")
+    label.setWordWrap(True)
     layout.addWidget(label)
     layout.addWidget(view, 1)
     box.caption = label
@@ -25,24 +30,29 @@ def _captioned(title: str, view: ImageView) -> QWidget:
 
 
 class SwapPanel(QWidget):
-    def __init__(self, state: ExplorerState, parent=None):
+    def __init__(self, qt_model: QtModel, parent=None):
         super().__init__(parent)
-        self.state = state
+        self.model = qt_model.model
         self.target = QComboBox()
+        self.target.setToolTip("The class A's z_c is moved to (binary labels: the attribute to flip)")
         self.using = QComboBox()
         self.using.addItems(["learned prior p(z_c|y)", "class statistics of the points"])
         self.using.setToolTip("How z_c moves between classes: the model's conditional prior (the paper's swap), or "
                               "the mean and spread of the encoded points of each class")
         self.swap_button = QPushButton("Swap label of A")
+        self.swap_button.setToolTip("Move A's z_c to the chosen class, keeping its style; the star marks the result")
         self.transfer_button = QPushButton("Transfer: z_c of B + style of A")
+        self.transfer_button.setToolTip("Decode B's characteristics z_c with A's style")
         self.use_button = QPushButton("Make it the current latent")
-        self.original, self.other, self.result = ImageView(150), ImageView(150), ImageView(150)
-        self.original_box = _captioned("A (original)", self.original)
-        self.other_box = _captioned("B (gives z_c)", self.other)
-        self.result_box = _captioned("intervened", self.result)
-        self.verdict = QLabel("Click a point to choose A, then swap its label.")
+        self.use_button.setToolTip("Continue from the result: decode it in the side panel, walk from it")
+        self.original, self.other, self.result = ImageView(120), ImageView(120), ImageView(120)
+        self.original_box = _captioned(self.original)
+        self.other_box = _captioned(self.other)
+        self.result_box = _captioned(self.result)
+        self.verdict = QLabel(HINT)
         self.verdict.setWordWrap(True)
         self.probs = ProbBars()
+        self.probs.setToolTip("The classifier on the result image (re-encoded)")
 
         controls = QGridLayout()
         self.target_label = QLabel("to class")
@@ -64,75 +74,74 @@ class SwapPanel(QWidget):
         for box in (self.original_box, self.other_box, self.result_box):
             layout.addWidget(box, 1)
         layout.addLayout(right, 1)
-        self.other_box.hide()
 
         self.swap_button.clicked.connect(self.apply_swap)
         self.transfer_button.clicked.connect(self.apply_transfer)
-        self.use_button.clicked.connect(self._use_result)
-        state.runLoaded.connect(self._on_run_loaded)
-        state.selectionChanged.connect(self._on_selection)
-        state.interventionChanged.connect(self._show_result)
+        self.use_button.clicked.connect(self.model.apply_intervention)
+        qt_model.runLoaded.connect(self._on_run_loaded)
+        qt_model.selectionChanged.connect(self._render)
+        qt_model.interventionChanged.connect(self._render)
 
     def _on_run_loaded(self) -> None:
-        spec = self.state.run.label_spec
+        m = self.model
+        spec = m.label_spec
         self.target.clear()
         self.target.addItems(spec.names)
         self.target_label.setText("to class" if spec.is_multiclass else "attribute")
         self.swap_button.setText("Swap label of A" if spec.is_multiclass else "Flip this attribute of A")
         self.probs.configure(spec.names, label_colours(spec.size), spec.is_multiclass)
-        self.transfer_button.setEnabled(False)
-        self.use_button.setEnabled(False)
-        agreement = self.state.prior_agreement()
-        self.using.setCurrentIndex(0 if agreement >= 0.8 else 1)
+        agreement = m.prior_agreement()
+        self.using.setCurrentIndex(USING.index(m.default_using()))
         self.using.setToolTip(f"the classifier puts {agreement:.0%} of the learned prior's class means in their own "
                               "class" + ("" if agreement >= 0.8 else "; class statistics chosen by default"))
-        for view in (self.original, self.other, self.result):
-            view.set_image(None)
+        self._render()
 
-    def _on_selection(self, a: int, b: int) -> None:
-        """Show the chosen points right away; a shown result stays until the next intervention."""
-        self.transfer_button.setEnabled(a >= 0 and b >= 0)
-        s = self.state
-        if a >= 0 and (s.intervention is None or s.intervention.source != a):
-            self.original.set_image(s.run.images[a])
-            self.original_box.caption.setText(f"A #{a} (label {s.point_label_text(a)})")
-        if b >= 0:
-            self.other.set_image(s.run.images[b])
-            self.other_box.caption.setText(f"B #{b} (gives z_c)")
+    @property
+    def using_value(self) -> Using:
+        return USING[self.using.currentIndex()]
 
     def apply_swap(self) -> None:
-        if self.state.a < 0:
+        m = self.model
+        if m.a < 0:
             return
-        using = ("prior", "data")[self.using.currentIndex()]
-        if self.state.run.label_spec.is_multiclass:
-            self.state.swap(self.target.currentIndex(), using)
+        if m.label_spec.is_multiclass:
+            m.swap(self.target.currentIndex(), self.using_value)
         else:
-            self.state.flip(self.target.currentIndex(), using)
+            m.flip(self.target.currentIndex(), self.using_value)
 
     def apply_transfer(self) -> None:
-        if self.state.a >= 0 and self.state.b >= 0:
-            self.state.transfer()
+        if self.model.a >= 0 and self.model.b >= 0:
+            self.model.transfer()
 
-    def _use_result(self) -> None:
-        r = self.state.intervention
-        if r is not None:
-            self.state.set_latent(r.z_c, r.z_style, "intervention", dict(r.positions))
-
-    def _show_result(self) -> None:
-        r, s = self.state.intervention, self.state
-        if r is None:
+    def _render(self) -> None:
+        """Draw A, B and the intervention exactly as the model has them now."""
+        m, r = self.model, self.model.intervention
+        if m.run is None:
             return
-        self.original.set_image(s.run.images[r.source])
-        self.original_box.caption.setText(f"A #{r.source} (label {s.point_label_text(r.source)})")
-        if r.kind == "transfer":
-            self.other.set_image(s.run.images[s.b])
-            self.other_box.caption.setText(f"B #{s.b} (gives z_c)")
-            self.other_box.show()
+        self.transfer_button.setEnabled(m.a >= 0 and m.b >= 0)
+        self.swap_button.setEnabled(m.a >= 0)
+        if m.a >= 0:
+            self.original.set_image(m.run.images[m.a])
+            self.original_box.caption.setText(f"A #{m.a} (label {m.point_label_text(m.a)})")
         else:
-            self.other_box.hide()
+            self.original.set_image(None)
+            self.original_box.caption.setText("A: none")
+        if m.b >= 0:
+            self.other.set_image(m.run.images[m.b])
+            gives = " (gives z_c)" if r is not None and r.kind is Kind.TRANSFER else ""
+            self.other_box.caption.setText(f"B #{m.b} (label {m.point_label_text(m.b)}){gives}")
+        else:
+            self.other.set_image(None)
+            self.other_box.caption.setText("B: none (shift-click a point)")
+        self.use_button.setEnabled(r is not None)
+        if r is None:
+            self.result.set_image(None)
+            self.result_box.caption.setText("intervened: none yet")
+            self.probs.set_values([])
+            self.verdict.setText(HINT)
+            return
         self.result.set_image(r.image)
         self.result_box.caption.setText(f"intervened: {r.description}")
         self.probs.set_values(r.probs)
-        self.verdict.setText(f"{r.description}<br>classifier on the result image: <b>{s.prediction_text(r.probs)}</b>"
+        self.verdict.setText(f"{r.description}<br>classifier on the result image: <b>{m.prediction_text(r.probs)}</b>"
                              f"<br><span style='color:#707070'>the star on each map marks where it lands</span>")
-        self.use_button.setEnabled(True)

@@ -2,15 +2,15 @@
 decoded images as that dimension sweeps the range its priors cover, as in the paper's figures."""
 from __future__ import annotations
 
-import numpy as np
 from PyQt6.QtCore import QRectF, Qt, QTimer
 from PyQt6.QtGui import QColor, QPainter
-from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
-                             QPushButton, QSpinBox, QWidget)
+from PyQt6.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox,
+                             QVBoxLayout, QWidget)
+
+from core.imaging import tile
 
 from explorer import export
-from explorer.imaging import tile
-from explorer.state import ExplorerState
+from explorer.qt_adapter import QtModel
 from explorer.widgets import ImageView
 
 GAP = 2
@@ -42,26 +42,36 @@ class WalkGrid(ImageView):
 
 
 class WalkPanel(QWidget):
-    def __init__(self, state: ExplorerState, parent=None):
+    """Draws the model's walk. With "follow" ticked the model drops the walk whenever the current latent moves;
+    this panel then asks for a new one once it is visible (at once when it is shown, debounced while dragging)."""
+
+    def __init__(self, qt_model: QtModel, parent=None):
         super().__init__(parent)
-        self.state = state
-        self.grid: np.ndarray | None = None  # uint8 [Dc, steps, H, W(, 3)]
+        self.model = qt_model.model
+        m = self.model
         self.steps = QSpinBox()
         self.steps.setRange(3, 21)
-        self.steps.setValue(9)
+        self.steps.setValue(m.walk_steps)
+        self.steps.setToolTip("Images per walk")
         self.margin = QDoubleSpinBox()
         self.margin.setRange(0.0, 10.0)
         self.margin.setSingleStep(0.5)
-        self.margin.setValue(3.0)
+        self.margin.setValue(m.walk_margin)
+        self.margin.setToolTip("How far past the priors' range the walk goes, in prior scales")
         self.follow = QCheckBox("follow the current latent")
-        self.follow.setChecked(True)
+        self.follow.setChecked(m.walk_follows)
+        self.follow.setToolTip("Redo the walk whenever the current latent moves")
         self.walk_button = QPushButton("Walk from the current latent")
+        self.walk_button.setToolTip("Walk each z_c dimension from the latent shown in the side panel")
         self.export_button = QPushButton("Export PNG\u2026")
+        self.export_button.setToolTip("Save the walk grid as a PNG")
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
         self.view = WalkGrid()
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(120)
-        self._debounce.timeout.connect(self.refresh)
+        self._debounce.timeout.connect(self._catch_up)
 
         controls = QGridLayout()
         controls.addWidget(QLabel("steps"), 0, 0)
@@ -72,34 +82,69 @@ class WalkPanel(QWidget):
         controls.addWidget(self.walk_button, 3, 0, 1, 2)
         controls.addWidget(self.export_button, 4, 0, 1, 2)
         controls.setRowStretch(5, 1)
+        right = QVBoxLayout()
+        right.addWidget(self.caption)
+        right.addWidget(self.view, 1)
         layout = QHBoxLayout(self)
         layout.addLayout(controls, 0)
-        layout.addWidget(self.view, 1)
+        layout.addLayout(right, 1)
 
         self.walk_button.clicked.connect(self.refresh)
         self.export_button.clicked.connect(self._export)
-        self.steps.valueChanged.connect(lambda _: self._debounce.start())
-        self.margin.valueChanged.connect(lambda _: self._debounce.start())
-        state.latentChanged.connect(self._on_latent_changed)
+        self.steps.valueChanged.connect(lambda v: m.set_walk_options(steps=v))
+        self.margin.valueChanged.connect(lambda v: m.set_walk_options(margin=v))
+        self.follow.toggled.connect(lambda on: m.set_walk_options(follows=on))
+        qt_model.walkChanged.connect(self._render)
+        qt_model.currentChanged.connect(self._render_caption)
+        self._render()
 
-    def _on_latent_changed(self, source: str) -> None:
-        # follow selections and interventions; during drags and animations only when visible, debounced
-        if self.follow.isChecked() and (self.isVisible() or source in ("select", "maps", "intervention")):
-            self._debounce.start()
+    @property
+    def grid(self):
+        return self.model.walk.images if self.model.walk is not None else None
 
     def refresh(self) -> None:
-        s = self.state
-        if s.run is None or s.z_c is None:
-            return
-        self.grid = s.walk(self.steps.value(), self.margin.value())
-        spec = s.run.label_spec
-        self.view.rows = list(spec.names) if not spec.is_multiclass else [f"z_c[{d}]" for d in range(len(self.grid))]
-        rows, cols = self.grid.shape[:2]
-        self.view.set_image(tile(self.grid.reshape((rows * cols,) + self.grid.shape[2:]), rows, cols, gap=GAP))
+        if self.model.run is not None:
+            self.model.compute_walk()
+
+    def _catch_up(self) -> None:
+        if self.model.run is not None and self.isVisible():
+            self.model.ensure_walk()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._catch_up()  # opening the tab shows the walk of the current latent, never an older one
+
+    def _render(self) -> None:
+        w = self.model.walk
+        if w is None:
+            self.view.rows = []
+            self.view.set_image(None)
+            if self.isVisible():
+                self._debounce.start()
+        else:
+            self.view.rows = list(w.rows)
+            rows, cols = w.images.shape[:2]
+            self.view.set_image(tile(w.images.reshape((rows * cols,) + w.images.shape[2:]), rows, cols, gap=GAP))
+        self._render_caption()
+
+    def _render_caption(self) -> None:
+        m, w = self.model, self.model.walk
+        if w is None:
+            self.caption.setText("walk of the current latent: updating\u2026" if m.walk_follows else
+                                 "press the button to walk from the current latent")
+        elif m.walk_is_current:
+            self.caption.setText(f"walk from the current latent: {w.origin_text}")
+        else:
+            self.caption.setText(f"walk from an earlier latent ({w.origin_text}), not the current one")
 
     def _export(self) -> None:
-        if self.grid is None:
-            self.refresh()
-        name, _ = QFileDialog.getSaveFileName(self, "Export latent walk", "latent_walk.png", "PNG image (*.png)")
-        if name and self.grid is not None:
-            export.save_grid(self.grid, name)
+        if self.model.ensure_walk() is None:
+            return
+        window = self.window()
+        name = window.ask_save_name("Export latent walk", "latent_walk.png", "PNG image (*.png)")
+        if name:
+            try:
+                export.save_grid(self.model.walk.images, name)
+                self.model.report(f"exported the latent walk to {name}")
+            except OSError as e:
+                window.report_error(f"could not export: {e}")

@@ -16,6 +16,7 @@ from PIL import Image
 from PyQt6.QtCore import QPointF, Qt
 
 from explorer.main_window import MainWindow
+from explorer.model import Origin
 from explorer.rundata import RunData
 from explorer.workers import MapWorker
 
@@ -103,20 +104,20 @@ def test_worker_computed_and_cached_maps(runs):
 
 
 def test_loading_a_run_populates_both_maps_and_panels(window):
-    s = window.state
+    s = window.model
     for name, view in window.maps.items():
         assert len(view.scatter.data) == MAP_POINTS
         np.testing.assert_allclose(np.c_[view.scatter.data["x"], view.scatter.data["y"]], s.map_points(name))
         assert len(view.legend.items) == 10
         assert view.handle.isVisible()
     assert s.a == 0
-    np.testing.assert_array_equal(window.image_panel.decoded.array, s.image)
-    assert s.image.shape == (28, 28) and s.image.std() > 5
+    np.testing.assert_array_equal(window.image_panel.decoded.array, s.current.image)
+    assert s.current.image.shape == (28, 28) and s.current.image.std() > 5
     assert window.image_panel.decoded_probs.values.sum() == pytest.approx(1.0, abs=1e-4)
 
 
 def test_hover_highlights_the_point_on_both_maps_and_shows_it(window, qtbot):
-    s, zc_view = window.state, window.maps["zc"]
+    s, zc_view = window.model, window.maps["zc"]
     i = isolated(s.map_points("zc"))
     qtbot.mouseMove(zc_view.viewport(), widget_point(zc_view, s.map_points("zc")[i]))
     qtbot.waitUntil(lambda: s.hover == i, timeout=2000)
@@ -128,11 +129,11 @@ def test_hover_highlights_the_point_on_both_maps_and_shows_it(window, qtbot):
 
 
 def test_click_selects_a_and_shift_click_selects_b(window, qtbot):
-    s, view = window.state, window.maps["style"]
+    s, view = window.model, window.maps["style"]
     a, b = isolated(s.map_points("style"), 0), isolated(s.map_points("style"), 1)
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=widget_point(view, s.map_points("style")[a]))
     qtbot.waitUntil(lambda: s.a == a, timeout=2000)
-    np.testing.assert_allclose(s.z_c, s.run.latents.z_c[a])
+    np.testing.assert_allclose(s.current.z_c, s.run.latents.z_c[a])
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
                      pos=widget_point(view, s.map_points("style")[b]))
     qtbot.waitUntil(lambda: s.b == b, timeout=2000)
@@ -144,29 +145,30 @@ def test_click_selects_a_and_shift_click_selects_b(window, qtbot):
 
 # ---------------------------------------------------------------------------------------------- drag to decode
 def test_dragging_the_zc_handle_decodes_live_and_holds_the_style(window, qtbot):
-    s, view = window.state, window.maps["zc"]
-    before_image, style = s.image.copy(), s.z_style.copy()
+    s, view = window.model, window.maps["zc"]
+    before_image, style = s.current.image.copy(), s.current.z_style.copy()
     style_handle = window.maps["style"].handle.pos()
     target = s.map_points("zc")[s.run.latents.labels != s.run.latents.labels[s.a]][0]
     images = []
-    s.latentChanged.connect(lambda src: images.append(s.image.copy()) if src == "zc" else None)
+    window.qt_model.currentChanged.connect(
+        lambda: images.append(s.current.image.copy()) if s.current.origin is Origin.DRAG else None)
     start = np.array([view.handle.pos().x(), view.handle.pos().y()])
     for t in np.linspace(0, 1, 12)[1:]:  # a drag: many small moves of the handle
         view.handle.setPos(*(start + t * (target - start)))
         qtbot.wait(1)
     assert len(images) == 11
-    assert np.abs(s.image.astype(int) - before_image.astype(int)).mean() > 5
-    np.testing.assert_array_equal(window.image_panel.decoded.array, s.image)
-    np.testing.assert_allclose(s.z_c, s.inverse["zc"](target), rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(s.z_style, style)
+    assert np.abs(s.current.image.astype(int) - before_image.astype(int)).mean() > 5
+    np.testing.assert_array_equal(window.image_panel.decoded.array, s.current.image)
+    np.testing.assert_allclose(s.current.z_c, s.inverse["zc"](target), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(s.current.z_style, style)
     assert window.maps["style"].handle.pos() == style_handle
 
 
 def test_a_real_mouse_drag_moves_through_style_space(window, qtbot):
-    s, view = window.state, window.maps["style"]
-    z_c, before = s.z_c.copy(), s.image.copy()
-    start = widget_point(view, s.positions["style"])
-    goal = widget_point(view, s.map_points("style")[int(np.argmax(np.linalg.norm(s.map_points("style") - s.positions["style"], axis=1)))])
+    s, view = window.model, window.maps["style"]
+    z_c, before = s.current.z_c.copy(), s.current.image.copy()
+    start = widget_point(view, s.current.positions["style"])
+    goal = widget_point(view, s.map_points("style")[int(np.argmax(np.linalg.norm(s.map_points("style") - s.current.positions["style"], axis=1)))])
     vp = view.viewport()
     qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
     for t in np.linspace(0, 1, 8)[1:]:
@@ -181,9 +183,9 @@ def test_a_real_mouse_drag_moves_through_style_space(window, qtbot):
     moved = np.array([view.handle.pos().x(), view.handle.pos().y()])
     goal_xy = view.view.mapSceneToView(view.mapToScene(goal))
     assert np.linalg.norm(moved - [goal_xy.x(), goal_xy.y()]) < 0.05 * np.ptp(s.map_points("style"))
-    np.testing.assert_allclose(s.z_style, s.inverse["style"](moved), rtol=1e-5, atol=1e-5)
-    assert not np.array_equal(s.image, before)
-    np.testing.assert_array_equal(s.z_c, z_c)  # z_c held while the style moves
+    np.testing.assert_allclose(s.current.z_style, s.inverse["style"](moved), rtol=1e-5, atol=1e-5)
+    assert not np.array_equal(s.current.image, before)
+    np.testing.assert_array_equal(s.current.z_c, z_c)  # z_c held while the style moves
 
 
 # ---------------------------------------------------------------------------------------------- interventions
@@ -206,7 +208,7 @@ def test_swap_moves_the_classifier_to_the_target_and_marks_both_maps(default_win
     """The paper's swap through the learned prior, on the trained default model: the swapped image, re-encoded,
     is classified as the target class for most points (the verdict the panel shows)."""
     window = default_window
-    s, panel = window.state, window.swap_panel
+    s, panel = window.model, window.swap_panel
     labels = s.run.latents.labels
     panel.using.setCurrentIndex(0)  # the learned prior p(z_c|y)
     hits, tries = 0, 0
@@ -228,7 +230,7 @@ def test_swap_moves_the_classifier_to_the_target_and_marks_both_maps(default_win
 
 
 def test_swap_with_the_learned_prior_follows_the_papers_formula(window):
-    s, engine = window.state, window.state.run.engine
+    s, engine = window.model, window.model.run.engine
     s.select(3)
     assert window.swap_panel.using.currentIndex() == (0 if s.prior_agreement() >= 0.8 else 1)
     window.swap_panel.using.setCurrentIndex(0)
@@ -240,7 +242,7 @@ def test_swap_with_the_learned_prior_follows_the_papers_formula(window):
 
 
 def test_transfer_takes_z_c_of_b_and_style_of_a(window):
-    s = window.state
+    s = window.model
     s.select(5)
     s.select(9, "b")
     assert window.swap_panel.transfer_button.isEnabled()
@@ -262,40 +264,41 @@ def _pick_ab(s):
 
 
 def test_animation_plays_the_expected_frames_on_both_maps(window, qtbot):
-    s, panel = window.state, window.animation_panel
+    s, panel = window.model, window.animation_panel
     a, b = _pick_ab(s)
     panel.steps.setValue(6)
     panel.speed.setValue(60)
     shown, handles = [], []
-    s.latentChanged.connect(lambda src: (shown.append(s.image.copy()),
-                                         handles.append(window.maps["zc"].handle.pos())) if src == "animation" else None)
+    window.qt_model.currentChanged.connect(
+        lambda: (shown.append(s.current.image.copy()), handles.append(window.maps["zc"].handle.pos()))
+        if s.current.origin is Origin.FRAME else None)
     panel.play_button.click()
     qtbot.waitUntil(lambda: len(shown) >= 7, timeout=5000)
     panel.play_button.click()
     assert not panel.timer.isActive()
-    path = panel.path
+    path = s.interpolation
     expected = s.decode(*s.run.engine.interpolate((s.run.latents.z_c[a], s.run.latents.z_style[a]),
                                                   (s.run.latents.z_c[b], s.run.latents.z_style[b]), steps=6))[0]
-    np.testing.assert_array_equal(path["images"], expected)
+    np.testing.assert_array_equal(path.images, expected)
     for t in range(6):
         np.testing.assert_array_equal(shown[t], expected[t])
     np.testing.assert_array_equal(shown[6], expected[0])  # it loops
     assert handles[0] != handles[5]  # the moving point moved on the map
-    assert s.path is not None and s.path["zc"].shape == (6, 2)
+    assert path.path is not None and path.path["zc"].shape == (6, 2)
 
 
 def test_style_only_interpolation_keeps_z_c(window):
-    s, panel = window.state, window.animation_panel
+    s, panel = window.model, window.animation_panel
     a, _ = _pick_ab(s)
     panel.mode.setCurrentIndex(2)
     panel.steps.setValue(5)
-    path = panel.ensure_path()
-    np.testing.assert_array_equal(path["z_c"], np.repeat(s.run.latents.z_c[a][None], 5, axis=0))
-    assert not np.allclose(path["z_style"][0], path["z_style"][-1])
+    path = s.ensure_interpolation()
+    np.testing.assert_array_equal(path.z_c, np.repeat(s.run.latents.z_c[a][None], 5, axis=0))
+    assert not np.allclose(path.z_style[0], path.z_style[-1])
 
 
 def test_gif_and_png_strip_exports(window, tmp_path):
-    s, panel = window.state, window.animation_panel
+    s, panel = window.model, window.animation_panel
     _pick_ab(s)
     panel.steps.setValue(8)
     panel.export_gif(tmp_path / "a.gif")
@@ -306,11 +309,11 @@ def test_gif_and_png_strip_exports(window, tmp_path):
     with Image.open(tmp_path / "a.png") as strip:
         assert strip.size == (8 * 56 + 7 * 4, 56)
         pixels = np.asarray(strip)
-    np.testing.assert_array_equal(pixels[::2, :56:2], panel.path["images"][0])
+    np.testing.assert_array_equal(pixels[::2, :56:2], s.interpolation.images[0])
 
 
 def test_latent_walk_grid(window):
-    s, panel = window.state, window.walk_panel
+    s, panel = window.model, window.walk_panel
     s.select(11)
     panel.steps.setValue(7)
     panel.refresh()
@@ -355,11 +358,11 @@ def test_closing_the_window_cancels_a_running_map_fit(qtbot, runs, tmp_path):
 def test_opening_a_folder_that_is_not_a_run_keeps_the_current_run(window, tmp_path):
     errors = []
     window.report_error = errors.append
-    run_before = window.state.run
+    run_before = window.model.run
     assert not window.open_run(tmp_path)
     assert window.open_run(tmp_path / "missing") is False
     assert len(errors) == 2 and "not a run folder" in errors[0] and "\n" not in errors[0]
-    assert window.state.run is run_before
+    assert window.model.run is run_before
 
 
 def test_headless_screenshot_writes_a_real_picture(runs, tmp_path):

@@ -11,8 +11,8 @@ from PIL import Image
 
 from explorer.app import display_problem, main
 from explorer.export import save_gif, save_grid, save_strip
-from explorer.imaging import tile, to_uint8, upscale
-from explorer.placement import ForwardMap
+from core.imaging import tile, to_uint8, upscale
+from core.knn import ForwardMap
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,8 +93,8 @@ def test_missing_default_run_is_a_clear_error(monkeypatch, capsys, tmp_path):
 
 
 def test_core_and_the_explorers_qt_free_parts_never_import_qt():
-    code = ("import sys; import core.inference, core.projection, core.latents, explorer.rundata, explorer.placement, "
-            "explorer.imaging, explorer.map_job, explorer.export; "
+    code = ("import sys; import core.inference, core.projection, core.latents, explorer.rundata, "
+            "core.imaging, explorer.map_job, explorer.export; "
             "bad = [m for m in sys.modules if m.startswith(('PyQt', 'pyqtgraph'))]; print(bad); sys.exit(bool(bad))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
