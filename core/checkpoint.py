@@ -15,6 +15,7 @@ import torch
 
 from core.atomic import atomic_write, atomic_write_bytes, atomic_write_json  # noqa: F401 (re-exported)
 from core.config import FORMAT_VERSION, RunConfig
+from core.errors import CCVAEError
 from core.model import CCVAE
 
 CONFIG_FILE = "config.json"
@@ -23,7 +24,7 @@ CHECKPOINT_FILE = "checkpoint.pt"
 _MAGIC = "ccvae-explorer"
 
 
-class CheckpointError(Exception):
+class CheckpointError(CCVAEError):
     """A run folder or checkpoint that cannot be used; the message is one line saying why."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from core.errors import ConfigError
 from core.labels import LabelSpec
 
 FORMAT_VERSION = 1  # bump when config.json or model.pt change in a way old runs cannot be read
@@ -18,7 +19,8 @@ class ModelConfig:
     latent_dim: int = 16          # size of the whole latent z = [z_c, z_style]
     zc_dim: int = 0               # size of z_c; 0: one dimension per class (capped at latent_dim - 1);
                                   # binary labels always get one dimension per attribute, as in the paper
-    likelihood: str = "bernoulli"  # p(x|z): "bernoulli" (logits, grey levels in [0, 1]) or "laplace" (scale 1)
+    likelihood: str | None = "bernoulli"  # p(x|z): "bernoulli" (logits, grey levels in [0, 1]) or "laplace"
+                                          # (scale 1); None until the data says (core.presets.default_likelihood)
     hidden_channels: tuple[int, ...] = ()  # conv widths; empty means the default for the image size
 
     def __post_init__(self):
@@ -26,8 +28,8 @@ class ModelConfig:
         self.hidden_channels = tuple(int(v) for v in self.hidden_channels)
         if isinstance(self.label_spec, dict):
             self.label_spec = LabelSpec.from_json(self.label_spec)
-        if self.likelihood not in ("bernoulli", "laplace"):
-            raise ValueError(f"likelihood must be 'bernoulli' or 'laplace', not {self.likelihood!r}")
+        if self.likelihood not in ("bernoulli", "laplace", None):
+            raise ConfigError(f"likelihood must be 'bernoulli' or 'laplace', not {self.likelihood!r}")
         if self.label_spec is None:
             return
         if not self.label_spec.is_multiclass:
@@ -38,7 +40,7 @@ class ModelConfig:
             self.zc_dim = min(self.label_spec.size, self.latent_dim - 1)
         if self.zc_dim < 1 or self.zc_dim >= self.latent_dim:
             what = "attributes" if not self.label_spec.is_multiclass else "zc_dim"
-            raise ValueError(f"z_c needs {self.zc_dim} dimensions ({what}) but the latent has {self.latent_dim}; "
+            raise ConfigError(f"z_c needs {self.zc_dim} dimensions ({what}) but the latent has {self.latent_dim}; "
                              f"zc_dim must be between 1 and latent_dim - 1 (raise --latent-dim)")
 
     @property

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import datetime
 import os
-import pickle
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+from core.errors import CCVAEError
 
 T = TypeVar("T")
 
@@ -125,8 +126,9 @@ def agree(group: ProcessGroup, fn: Callable[[], T]) -> T:
 
     Used for the steps every process must pass before training (checking the run folder, loading the data,
     creating the folder on rank 0): one process failing alone would leave the others waiting forever at the
-    next collective. It is also a barrier. Every process raises the first failing rank's exception (a copy on
-    the others) marked ``on_every_rank``, so a command line can print it once, on rank 0.
+    next collective. It is also a barrier. A ``CCVAEError`` of the first failing rank is raised on every
+    process with ``on_every_rank`` set, so a command line prints it once, on rank 0. Any other exception is a
+    bug: the process that hit it raises it with its traceback, the others a ``CCVAEError`` naming it.
     """
     try:
         result, error = fn(), None
@@ -137,18 +139,18 @@ def agree(group: ProcessGroup, fn: Callable[[], T]) -> T:
             raise error
         return result
     shared = error
-    if error is not None:
-        try:
-            pickle.dumps(error)
-        except Exception:  # an exception that cannot travel: send its type and message instead
-            shared = RuntimeError(f"{type(error).__name__}: {error}")
+    if error is not None and not isinstance(error, CCVAEError):  # send only its type and message
+        shared = CCVAEError(f"process {group.rank} failed: {type(error).__name__}: {error}", on_every_rank=True)
     errors: list = [None] * group.world_size
     dist.all_gather_object(errors, shared)
     for rank, failure in enumerate(errors):
-        if failure is not None:
-            mine = error if rank == group.rank else failure
-            mine.on_every_rank = True
-            raise mine
+        if failure is None:
+            continue
+        if rank == group.rank and not isinstance(error, CCVAEError):
+            raise error
+        mine = error if rank == group.rank else failure
+        mine.on_every_rank = True
+        raise mine
     return result
 
 
@@ -189,4 +191,4 @@ def scale_facts(batch_size: int, lr: float, group: ProcessGroup) -> dict:
 def reports_error(group: ProcessGroup, error: BaseException) -> bool:
     """Should this process print ``error``? Rank 0 prints everything; the others only what rank 0 does not see,
     not an error every process raised (see ``agree``; the NaN guard is shared too)."""
-    return group.is_main or not getattr(error, "on_every_rank", False)
+    return group.is_main or not (isinstance(error, CCVAEError) and error.on_every_rank)

@@ -28,6 +28,7 @@ from torch.nn import functional as F
 
 from core import checkpoint as ckpt
 from core.data import DataSplits, iterate_batches
+from core.errors import CCVAEError
 from core.labels import LabelSpec, labelled_mask
 
 JUDGE_WEIGHTS = "judge.pt"
@@ -36,7 +37,7 @@ _FORMAT = "ccvae-explorer-judge"
 _VERSION = 1
 
 
-class JudgeError(Exception):
+class JudgeError(CCVAEError):
     """A cached judge that cannot be used; one-line message."""
 
 

@@ -13,6 +13,7 @@ Run folder layout:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -27,15 +28,17 @@ from core.config import RunConfig
 from core.data import DataConfig, DataSplits, load_data
 from core.data.counts import counts_line, split_counts
 from core.device import pick_device
+from core.errors import CCVAEError
 from core.inference import Engine
 from core.latents import MAPS_FILE, encode_points, save_latents
 from core.model import CCVAE
+from core.presets import settle_model
 from core.trainer import METRICS_FILE, ProcessGroup, Trainer, accuracy, loader_workers
 
 SUMMARY_FILE = "summary.json"
 
 
-class RunError(Exception):
+class RunError(CCVAEError):
     """A run that cannot start (folder in use, labels that do not match); one-line message."""
 
 
@@ -54,6 +57,19 @@ def _check_labels_match(cfg: RunConfig, splits: DataSplits) -> None:
         raise RunError(f"the data's images are {tuple(splits.image_shape)}, the run's model takes {tuple(cfg.model.image_shape)}")
 
 
+# What --resume may change: how long and how fast the rest of the run trains and what it writes at the end.
+# Everything else (model, objective, data, batch size, learning rate, seed) would make a different run.
+RESUMABLE_TRAIN_FIELDS = ("epochs", "lr_schedule", "device", "amp", "threads", "map_points", "eval_limit",
+                          "make_maps", "make_figures")
+
+
+def resumed_config(stored: RunConfig, wanted: RunConfig) -> RunConfig:
+    """``stored`` with the fields --resume may change taken from ``wanted``."""
+    changes = {name: getattr(wanted.train, name) for name in RESUMABLE_TRAIN_FIELDS}
+    data = {**stored.data, "num_workers": wanted.data.get("num_workers", stored.data.get("num_workers", 0))}
+    return dataclasses.replace(stored, train=dataclasses.replace(stored.train, **changes), data=data)
+
+
 def prepare(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConfig, DataSplits, CCVAE]:
     """Check the folder, load the data, build the model (with p(y) from the labelled subset)."""
     run_dir = Path(run_dir)
@@ -62,16 +78,12 @@ def prepare(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConf
         if not exists:
             raise RunError(f"{run_dir}: nothing to resume (no {ckpt.CONFIG_FILE}); start it without --resume")
         stored = ckpt.load_config(run_dir)
-        if cfg is not None:  # only the length of training may change on resume
-            stored.train.epochs = cfg.train.epochs
-        cfg = stored
+        cfg = stored if cfg is None else resumed_config(stored, cfg)
     elif exists:
         raise RunError(f"{run_dir} already holds a run; use --resume to continue it, or choose another --out")
     splits = load_data(DataConfig(**cfg.data))
-    if not resume:  # the data decides the label kind and image shape of a new run
-        cfg.model.label_spec = splits.label_spec
-        cfg.model.image_shape = tuple(splits.image_shape)
-        cfg.model.__post_init__()
+    if not resume:  # the data decides the label kind, image shape (z_c's size, the likelihood) of a new run
+        cfg = dataclasses.replace(cfg, model=settle_model(cfg.model, splits.label_spec, splits.image_shape))
     _check_labels_match(cfg, splits)
     if cfg.train.limit_train > 0:
         splits.labelled = splits.labelled[: cfg.train.limit_train]
@@ -155,10 +167,11 @@ def train_run(run_dir: Path, cfg: RunConfig | None = None, *, resume: bool = Fal
     if group.world_size > 1:
         device = distributed.process_device(device)
         wrap_model = wrap_model or distributed.ddp_wrapper(device)
-    cfg.extra.update(distributed.scale_facts(cfg.train.batch_size, cfg.train.lr, group))
-    cfg.extra["counts"] = split_counts(splits)
+    counts = split_counts(splits)
+    cfg = dataclasses.replace(cfg, extra={**cfg.extra, **distributed.scale_facts(cfg.train.batch_size, cfg.train.lr, group),
+                                          "counts": counts})
     if log and group.is_main:
-        log(counts_line(cfg.extra["counts"]))
+        log(counts_line(counts))
     distributed.agree(group, lambda: group.is_main and _create_run_folder(run_dir, cfg))
     trainer = Trainer(run_dir, cfg, splits, model, device, group=group, progress=progress,
                       on_epoch=on_epoch, wrap_model=wrap_model)

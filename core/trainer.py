@@ -21,6 +21,7 @@ from core.config import RunConfig
 from core.data import DataSplits, iterate_batches
 from core.device import bf16_autocast_pays_off
 from core.distributed import ProcessGroup, all_finite, mean_over_processes
+from core.errors import CCVAEError
 from core.labels import labelled_mask
 from core.model import CCVAE
 from core.objective import LossParts, supervised_loss, unsupervised_loss
@@ -28,7 +29,7 @@ from core.objective import LossParts, supervised_loss, unsupervised_loss
 METRICS_FILE = "metrics.jsonl"
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(CCVAEError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
@@ -208,8 +209,8 @@ class Trainer:
             value = float(loss) if not torch.isfinite(loss) else "non-finite on another process"
             error = TrainingDiverged(
                 f"the loss became {value} ({'labelled' if y is not None else 'unlabelled'} batch); "
-                f"training stopped, the last good checkpoint in {self.run_dir} is kept (try a lower --lr)")
-            error.on_every_rank = self.group.world_size > 1
+                f"training stopped, the last good checkpoint in {self.run_dir} is kept (try a lower --lr)",
+                on_every_rank=self.group.world_size > 1)  # all_finite stops every process at once
             raise error
         self.optimizer.zero_grad(set_to_none=True)
         parts.loss.backward()

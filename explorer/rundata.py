@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from core.checkpoint import CheckpointError
+from core.errors import CCVAEError
 from core.inference import DEFAULT_RUN, Engine
 from core.latents import MAPS_FILE, Latents, load_latents
 from core.projection import LatentMaps, load_maps, maps_cache_key
@@ -19,7 +20,7 @@ from core.projection import LatentMaps, load_maps, maps_cache_key
 from core.imaging import to_uint8
 
 
-class RunOpenError(Exception):
+class RunOpenError(CCVAEError):
     """A folder that cannot be explored; the message is one line saying why."""
 
 

@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -40,8 +41,9 @@ if str(ROOT) not in sys.path:
 
 from core import distributed  # noqa: E402
 from core.config import ModelConfig, ObjectiveConfig, RunConfig, TrainConfig  # noqa: E402
-from core.data import DataConfig, load_data  # noqa: E402
+from core.data import DataConfig, DataError, load_data  # noqa: E402
 from core.distributed import ProcessGroup  # noqa: E402
+from core.errors import CCVAEError  # noqa: E402
 from core.model import CCVAE  # noqa: E402
 from core.trainer import LossModule, Trainer  # noqa: E402
 
@@ -235,11 +237,14 @@ def test_helpers_without_a_process_group():
     assert distributed.mean_over_processes({"a": 2.0}, group) == {"a": 2.0}
     facts = distributed.scale_facts(64, 1e-3, ProcessGroup(rank=0, world_size=4))
     assert facts["effective_batch_size"] == 256 and facts["batch_size_per_process"] == 64
-    error = ValueError("x")
-    assert distributed.reports_error(ProcessGroup(1, 2), error)
-    error.on_every_rank = True
-    assert not distributed.reports_error(ProcessGroup(1, 2), error)
-    assert distributed.reports_error(ProcessGroup(0, 2), error)
+    assert distributed.reports_error(ProcessGroup(1, 2), ValueError("x"))  # a bug: every process prints it
+    assert distributed.reports_error(ProcessGroup(1, 2), CCVAEError("x"))  # raised on rank 1 alone
+    shared = CCVAEError("x", on_every_rank=True)
+    assert not distributed.reports_error(ProcessGroup(1, 2), shared)
+    assert distributed.reports_error(ProcessGroup(0, 2), shared)
+    # the field travels to the other processes with the error (all_gather_object pickles it)
+    copy = pickle.loads(pickle.dumps(DataError("bad\nfolder", on_every_rank=True)))
+    assert type(copy) is DataError and str(copy) == "bad folder" and copy.on_every_rank
 
 
 if __name__ == "__main__":

@@ -167,7 +167,7 @@ def test_cli_trains_and_prints_a_json_summary_last(tmp_path):
     (["--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], "mnist"),
     (["--dataset", "nosuch"], "unknown data set"),
     (["--dataset", "folder", "--data-dir", "/nonexistent/folder"], "/nonexistent/folder"),
-    (["--zc-dim", "16"], "zc_dim"),
+    (["--zc-dim", "16"], "--latent-dim 16 leaves no style"),
     (["--resume"], "nothing to resume"),
 ])
 def test_cli_bad_input_gives_one_line_error(tmp_path, args, message):

@@ -216,14 +216,16 @@ def write_report(out: Path, study: StudyConfig, cells: list[Cell], rows: list[di
 
 def _markdown(report: dict, rows: list[dict]) -> str:
     study = report["study"]
-    data = ", ".join(f"{k}={v}" for k, v in study["data"].items() if v not in (None, 0) or k == "seed")
+    run = study["run"]  # the RunConfig every cell shares
+    data = ", ".join(f"{k}={v}" for k, v in run["data"].items() if v not in (None, 0) or k == "seed")
     lines = [
         f"# CCVAE study on {report['dataset']}", "",
         f"Grid: beta in {{{', '.join(f'{b:g}' for b in study['betas'])}}} x latent size in "
         f"{{{', '.join(str(d) for d in study['latent_dims'])}}} x labelled fraction in "
-        f"{{{', '.join(f'{f:g}' for f in study['sup_fracs'])}}}; z_c size {study['zc_dim'] or 'one per class'}, "
-        f"{study['epochs']} "
-        f"epochs, batch {study['batch_size']}, lr {study['lr']:g}, seed {study['seed']}. Data: {data}.", "",
+        f"{{{', '.join(f'{f:g}' for f in study['sup_fracs'])}}}; z_c size {run['model']['zc_dim'] or 'one per class'}, "
+        f"{run['train']['epochs']} "
+        f"epochs, batch {run['train']['batch_size']}, lr {run['train']['lr']:g}, seed {run['train']['seed']}. "
+        f"Data: {data}.", "",
         f"Judge (independent CNN trained on every training label): test accuracy "
         f"**{report['judge']['test_accuracy']:.4f}**. Measures use {report['measure_images']} test images "
         f"(a fixed random choice).", "",

@@ -192,13 +192,12 @@ def run_study(out: Path, study: StudyConfig, *, log: Callable[[str], None] | Non
     out.mkdir(parents=True, exist_ok=True)
     ckpt.atomic_write_json(out / STUDY_FILE, study.to_json())
     wall_start = time.perf_counter()
-    device = pick_device(study.device)
+    device = pick_device(study.run.train.device)
 
     splits = load_data(DataConfig(**{**study.data, "sup_frac": 1.0}))
-    channels = int(splits.image_shape[0])
     cells = study.cells()
     with_sup = len(study.sup_fracs) > 1
-    configs = {cell: cell.run_config(study, channels) for cell in cells}
+    configs = {cell: cell.run_config(study) for cell in cells}
     states = {}
     for cell in cells:
         run_dir = cell.run_dir(out)
