@@ -32,6 +32,7 @@ class DatasetPreset:
 
 PRESETS: dict[str, DatasetPreset] = {
     "mnist5k": DatasetPreset(),
+    "mnist5k-morpho": DatasetPreset(),  # the same digits with binary shape attributes
     "mnist": DatasetPreset(),
     "fashion-mnist": DatasetPreset(),
     # 64x64 RGB faces with 40 binary attributes: a latent wide enough for one z_c dimension per attribute plus

@@ -238,10 +238,12 @@ def quick_measures(tmp_path, monkeypatch):
 
 def test_a_morpho_run_and_study_report_the_measures(tmp_path, quick_measures):
     from core.study import StudyConfig, run_study
+    from core.study.grid import study_run_config
 
-    study = StudyConfig(data={"dataset": "mnist5k-morpho"}, betas=(1.0,), latent_dims=(8,), epochs=1,
-                        batch_size=32, num_qyx_samples=10, device="cpu", make_figures=False, limit_train=96,
-                        measure_images=8, gen_per_label=4, judge_epochs=1, judge_images=500)
+    run = study_run_config({"dataset": "mnist5k-morpho"}, objective={"num_qyx_samples": 10},
+                           train=dict(epochs=1, batch_size=32, device="cpu", make_figures=False, limit_train=96))
+    study = StudyConfig(run=run, betas=(1.0,), latent_dims=(8,), measure_images=8, gen_per_label=4, judge_epochs=1,
+                        judge_images=500)
     report = run_study(tmp_path / "study", study)
     cell = tmp_path / "study" / "cells" / "beta1_z8_sup1"
     summary = json.loads((cell / "summary.json").read_text())
