@@ -62,7 +62,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"the classifier q(y|z_c) learns this many times faster than the networks ({_default('train', 'classifier_lr_scale')})")
     t.add_argument("--lr-schedule", choices=("constant", "cosine"),
                    help="learning rate over the run: constant (default), or cosine decay to 0 by the last epoch")
-    t.add_argument("--seed", type=int, help="fixes the labelled subset, the splits of a folder and the initial weights (default 0)")
+    t.add_argument("--seed", type=at_least(0), help="fixes the labelled subset, the splits of a folder and the initial weights (default 0)")
     t.add_argument("--device", help="auto (CUDA when present; the default), cpu, cuda, cuda:N")
     t.add_argument("--no-amp", action="store_true", help="no bfloat16 autocast (used on CUDA and on CPUs with native bf16)")
     t.add_argument("--threads", type=at_least(0), help="CPU threads for torch (default 0: all cores; 1 can be faster on a busy machine)")

@@ -177,6 +177,85 @@ def test_cli_bad_input_gives_one_line_error(tmp_path, args, message):
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "argument --epochs: must be at least 1, got -1"),
+    (["--epochs", "two"], "argument --epochs: expected an integer, got 'two'"),
+    (["--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
+    (["--lr", "0"], "argument --lr: must be greater than 0, got 0"),
+    (["--lr", "nan"], "argument --lr: expected a finite number, got 'nan'"),
+    (["--prior-lr-scale", "-2"], "argument --prior-lr-scale: must be greater than 0"),
+    (["--beta", "-0.5"], "argument --beta: must not be negative, got -0.5"),
+    (["--sup-frac", "0"], "argument --sup-frac: must be in (0, 1], got 0"),
+    (["--sup-frac", "1.5"], "argument --sup-frac: must be in (0, 1], got 1.5"),
+    (["--num-labels", "0"], "argument --num-labels: must be at least 1, got 0"),
+    (["--latent-dim", "1"], "argument --latent-dim: must be at least 2, got 1"),
+    (["--latent-dim", "4", "--zc-dim", "4"], "--latent-dim 4 leaves no style: it must be at least --zc-dim + 1 = 5"),
+    (["--qyx-samples", "0"], "argument --qyx-samples: must be at least 1, got 0"),
+    (["--map-points", "0"], "argument --map-points: must be at least 1, got 0"),
+    (["--threads", "-1"], "argument --threads: must be at least 0, got -1"),
+    (["--limit-train", "-5"], "argument --limit-train: must be at least 0, got -5"),
+    (["--seed", "-3"], "argument --seed: must be at least 0, got -3"),
+])
+def test_nonsense_options_are_refused_before_any_folder(tmp_path, capsys, args, message):
+    import train_cli
+
+    out = tmp_path / "r"
+    try:  # refused by the parser (argparse exits) or by the settings check (returns)
+        code = train_cli.main(["--out", str(out), "--quiet", *args])
+    except SystemExit as e:
+        code = e.code
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def one_epoch_run(tmp_path_factory):
+    import train_cli
+
+    out = tmp_path_factory.mktemp("resume") / "run"
+    code = train_cli.main(["--out", str(out), "--epochs", "1", "--limit-train", "64", "--sup-frac", "0.5",
+                           "--no-maps", "--no-figures", "--threads", "1", "--quiet"])
+    assert code == 0
+    return out
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--dataset", "fashion-mnist", "--data-dir", "/nowhere"], "--dataset fashion-mnist"),
+    (["--lr", "0.01"], "--lr 0.01"),
+    (["--sup-frac", "0.25"], "--sup-frac 0.25"),
+    (["--latent-dim", "32"], "--latent-dim 32"),
+    (["--beta", "0.5"], "--beta 0.5"),
+    (["--batch-size", "32"], "--batch-size 32"),
+    (["--seed", "4"], "--seed 4"),
+])
+def test_resume_refuses_options_that_contradict_the_run(one_epoch_run, capsys, args, option):
+    import train_cli
+
+    before = (one_epoch_run / "config.json").read_text()
+    assert train_cli.main(["--out", str(one_epoch_run), "--resume", "--epochs", "2", "--quiet", *args]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --resume: {option} contradicts the run's config.json")
+    assert "--resume may change only --epochs" in lines[0]
+    assert (one_epoch_run / "config.json").read_text() == before and len(load_history(one_epoch_run)) == 1
+
+
+def test_resume_takes_what_it_may_change_and_keeps_the_rest(one_epoch_run, capsys):
+    import train_cli
+
+    # the stored values given again are no contradiction; no --epochs keeps the run's own
+    assert train_cli.main(["--out", str(one_epoch_run), "--resume", "--quiet", "--sup-frac", "0.5",
+                           "--dataset", "mnist5k", "--lr", "0.001"]) == 0
+    assert len(load_history(one_epoch_run)) == 1
+    assert train_cli.main(["--out", str(one_epoch_run), "--resume", "--quiet", "--epochs", "2", "--threads", "1",
+                           "--lr-schedule", "cosine", "--map-points", "50", "--no-maps", "--no-figures"]) == 0
+    cfg = ckpt.load_config(one_epoch_run)
+    assert (cfg.train.epochs, cfg.train.lr_schedule, cfg.train.map_points) == (2, "cosine", 50)
+    assert (cfg.train.lr, cfg.data["sup_frac"], cfg.train.limit_train) == (1e-3, 0.5, 64)
+    assert [r["epoch"] for r in load_history(one_epoch_run)] == [1, 2]
+
+
 def test_damaged_checkpoint_bytes_always_give_a_checkpoint_error(tmp_path):
     """Truncated or bit-flipped files raise many exception types inside torch.load; all must read as one error."""
     rng = np.random.default_rng(0)

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--zc-dim", type=at_least(0), help="size of z_c for a multi-class label (default 0: one per class)")
     t.add_argument("--batch-size", type=at_least(1), help="(default: the data set's, as for a single run)")
     t.add_argument("--lr", type=positive, help="Adam learning rate (default: the data set's, as for a single run)")
-    t.add_argument("--seed", type=int, help="(default 0)")
+    t.add_argument("--seed", type=at_least(0), help="(default 0)")
     t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     t.add_argument("--threads", type=at_least(0), help=f"CPU threads for torch (default {STUDY_TRAIN_DEFAULTS['threads']}; "
                    "0: torch's default; 1 is much faster on a busy 2-core machine)")
