@@ -4,25 +4,25 @@ These are the measurements of the Morpho-MNIST benchmark (Castro et al., JMLR 20
 principles so the project can label real digits with binary attributes (``core.data.morpho``) and score a CCVAE's
 interventions against the same ruler (``core.morpho_measures``). Every function takes a batch of grey images,
 uint8 [N, H, W] (0-255) or float [N, H, W] / [N, 1, H, W] in [0, 1], and works on the whole batch at once;
-the 5,000 embedded digits are measured in well under a few seconds.
+the 5,000 embedded digits take 2-4 s on one core (more on a busy machine), and are cached (``core.data.morpho``).
 
 Ink: a pixel is ink when its grey level is at least one half (``INK_LEVEL``); anti-aliased edges below that are
 background except where a measurement says otherwise. Coordinates: x = column (to the right), y = row (down).
 
 - **area** (pixels): the sum of the grey levels of the ink pixels, so a crisp shape of n pixels has area n and
   the faint rims of a real stroke count a little less than a full pixel.
-- **thickness** (pixels): area / skeleton length. The skeleton is the ink thinned to one-pixel-wide lines
-  (Zhang & Suen's parallel thinning, Comm. ACM 1984); its length is its pixel count. For a long stroke of width w
-  this is about w; the ends of a stroke are eaten by thinning, so short thick strokes read somewhat thicker
-  (a 20-pixel bar of width 4 reads 4.7). Ink that thins away completely (a blob of 2x2 pixels) counts one
-  skeleton pixel.
+- **thickness** (pixels): the stroke width t that explains the area along the skeleton. The skeleton is the ink
+  thinned to one-pixel-wide lines (Zhang & Suen's parallel thinning, Comm. ACM 1984). Thinning eats about t/2 of
+  the stroke at each line end, so t solves area = t * (skeleton pixels + ends * t / 2): a bar of width w comes
+  out as w whatever its length, a closed loop (no ends) as area / skeleton length. Ink that thins away
+  completely (a 2 x 2 blob) counts one skeleton pixel with two ends.
 - **slant** (degrees): the shear of the ink's second moments, atan(-cov(x, y) / var(y)) over ink pixels weighted
   by grey level. 0 = upright; positive = leaning right (the top to the right of the bottom), like italics.
-- **width** and **height** (pixels): the ink's bounding box, refined to sub-pixel precision by the grey levels
-  just outside it: height = (rows from the first to the last ink row) + the darkest grey in the row above +
-  the darkest grey in the row below (each < 1/2 by construction). A crisp box of h rows has height h; on
-  anti-aliased digits the refinement separates the many digits whose whole-pixel box is 20 rows tall (MNIST
-  digits were scaled to fit a 20x20 box), so a median threshold splits them evenly.
+- **width** and **height** (pixels): the bounding box of everything visibly drawn, to sub-pixel precision:
+  the lines (columns, rows) whose darkest pixel reaches ``FAINT_LEVEL`` delimit it, and the two end lines count
+  by their darkest grey instead of as whole pixels. A crisp box of h rows has height h; a stroke that ends in a
+  faint anti-aliased row counts that row partly. On MNIST this matters for the height: every digit was scaled
+  to fit a 20 x 20 box, so most are 19-20 px tall and the whole-pixel height would tie most digits at 20.
 
 A blank image (no ink pixel) cannot be measured: ``measure`` raises ``BlankImageError`` naming it, or with
 ``blank="nan"`` returns NaN for each of its measurements (the measures of decoded images use that and count a
