@@ -39,13 +39,15 @@ import numpy as np
 import torch
 
 from core import morphometry
+from core.class_stats import move_between
 from core.data.morpho import ATTRIBUTES, MORPHO_SPEC, MorphoTable
+from core.errors import CCVAEError
 
 METHODS = ("prior", "stats", "gen")  # flips through the priors, through the class statistics; generation
 PER_ATTRIBUTE = ("moved", "landed", "shift", "shift_sd", "others_sd", "class_kept", "blank")
 
 
-class MorphoMeasureError(ValueError):
+class MorphoMeasureError(CCVAEError, ValueError):
     """A model whose labels are not the morphology attributes; one-line message."""
 
 
@@ -76,10 +78,9 @@ def move_between_statistics(z_c: torch.Tensor, attribute: int, src: torch.Tensor
     (stats = (loc [2, A], scale [2, A]) from ``core.measures.class_statistics``), keeping its place in the
     value's spread; the other dimensions stay."""
     loc, scale = (torch.as_tensor(t).float().to(z_c.device) for t in stats)
-    src, dst = src.long().to(z_c.device), dst.long().to(z_c.device)
     out = z_c.clone()
-    out[:, attribute] = loc[dst, attribute] + scale[dst, attribute] * (z_c[:, attribute] - loc[src, attribute]) \
-        / scale[src, attribute]
+    out[:, attribute] = move_between(z_c[:, attribute], loc[:, attribute], scale[:, attribute],
+                                     src.long().to(z_c.device), dst.long().to(z_c.device))
     return out
 
 

@@ -32,13 +32,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.errors import CCVAEError
+
 MEASUREMENTS = ("thickness", "slant", "width", "height", "area")
 UNITS = {"thickness": "px", "slant": "deg", "width": "px", "height": "px", "area": "px"}
 INK_LEVEL = 0.5
 FAINT_LEVEL = 0.1  # a line (row or column) with a pixel this dark belongs to the bounding box
 
 
-class BlankImageError(ValueError):
+class BlankImageError(CCVAEError, ValueError):
     """An image without ink that the morphometry cannot measure; one-line message naming the images."""
 
 
