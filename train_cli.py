@@ -3,6 +3,7 @@
     python train_cli.py --dataset mnist5k --out runs/demo
     python train_cli.py --dataset fashion-mnist --data-dir /usr/share/datasets/fashion-mnist --num-labels 1000 --out runs/fm
     python train_cli.py --resume --out runs/demo
+    python train_cli.py latents runs/demo --map-points 20000          (re-encode a run, refit its maps)
     torchrun --standalone --nproc_per_node 2 train_cli.py --dataset mnist5k --out runs/ddp   (DDP; see README)
 
 The last line printed is a JSON summary. This module never imports Qt.
@@ -14,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-SUBCOMMANDS = {"study": ("core.study.cli", "main")}  # name -> (module, function): extra commands such as `study`, registered below
+SUBCOMMANDS = {"study": ("core.study.cli", "main"), "latents": ("core.reencode", "main")}  # name -> (module, function): extra commands such as `study`, registered below
 
 
 # option dest -> (part of the RunConfig, field) it sets; ``True`` flags that switch a default off map to False

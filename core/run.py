@@ -49,7 +49,7 @@ def load_history(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _check_labels_match(cfg: RunConfig, splits: DataSplits) -> None:
+def check_labels_match(cfg: RunConfig, splits: DataSplits) -> None:
     if splits.label_spec != cfg.model.label_spec:
         raise RunError(f"the data's labels ({splits.label_spec.kind}: {', '.join(splits.label_spec.names)[:80]}) "
                        f"do not match the run's ({cfg.model.label_spec.kind}: {', '.join(cfg.model.label_spec.names)[:80]})")
@@ -84,13 +84,37 @@ def prepare(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConf
     splits = load_data(DataConfig(**cfg.data))
     if not resume:  # the data decides the label kind, image shape (z_c's size, the likelihood) of a new run
         cfg = dataclasses.replace(cfg, model=settle_model(cfg.model, splits.label_spec, splits.image_shape))
-    _check_labels_match(cfg, splits)
+    check_labels_match(cfg, splits)
     if cfg.train.limit_train > 0:
         splits.labelled = splits.labelled[: cfg.train.limit_train]
         splits.unlabelled = splits.unlabelled[: cfg.train.limit_train]
     torch.manual_seed(cfg.train.seed)
     model = CCVAE(cfg.model, splits.label_prior)
     return cfg, splits, model
+
+
+def write_latents(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, device: torch.device,
+                  say: Callable[[str], None]) -> int:
+    """Encode up to ``cfg.train.map_points`` evaluation images into latents.npz and, with ``make_maps``, fit their
+    2-D maps into maps.npz; returns the number of points. Every file is written whole or not at all, and maps
+    are keyed by the latents they were fitted on, so a stop in between leaves nothing that looks valid and is
+    not (the explorer refits maps whose key does not match)."""
+    latents = encode_points(model, splits, cfg.train.map_points, device, num_workers=loader_workers(splits, cfg))
+    maps = None
+    if cfg.train.make_maps:
+        from core.projection import compute_maps, load_maps, maps_cache_key
+
+        say(f"fitting 2-D maps of {len(latents)} latents (UMAP)")
+        key = maps_cache_key(latents.z_c, latents.z_style, cfg.train.seed)
+        maps = load_maps(run_dir / MAPS_FILE, expected_key=key)
+        if maps is None or len(maps.zc) != len(latents):
+            maps = compute_maps(latents.z_c, latents.z_style, seed=cfg.train.seed)
+    save_latents(run_dir, latents)  # only now: nothing is replaced before every result is in hand
+    if maps is not None:
+        from core.projection import save_maps
+
+        save_maps(run_dir / MAPS_FILE, maps)
+    return len(latents)
 
 
 def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, device: torch.device,
@@ -103,13 +127,7 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
     say("scoring the test images")
     test_acc = accuracy(model, splits.test, device=device, num_workers=workers)
     say("encoding the evaluation images")
-    latents = encode_points(model, splits, cfg.train.map_points, device, num_workers=workers)
-    save_latents(run_dir, latents)
-    if cfg.train.make_maps:
-        from core.projection import load_or_compute_maps
-
-        say(f"fitting 2-D maps of {len(latents)} latents (UMAP)")
-        load_or_compute_maps(run_dir / MAPS_FILE, latents.z_c, latents.z_style, seed=cfg.train.seed)
+    write_latents(run_dir, cfg, splits, model, device, say)
     if cfg.train.make_figures:
         say("drawing figures")
         from core.run_figures import make_run_figures
