@@ -17,12 +17,11 @@ import numpy as np
 import torch
 
 from core import checkpoint as ckpt
+from core.assets import DEFAULT_RUN
 from core.config import RunConfig
 from core.device import pick_device
 from core.model import CCVAE
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_RUN = ASSETS / "default_run"
 
 
 @dataclass

@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import core
+from core.assets import MNIST5K
 from core.data.errors import DataError
 from core.data.imageset import TensorImageSet
 from core.data.splits import stratified_split
 from core.labels import MULTICLASS, LabelSpec
 
-ASSET_PATH = Path(core.__file__).resolve().parent.parent / "assets" / "mnist5k.npz"
+ASSET_PATH = MNIST5K  # beside core/ in a checkout and in an installed wheel (core.assets)
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # 400 / 50 / 50 images per class
 SPLIT_SEED = 0  # fixed, not cfg.seed: runs with different seeds must be evaluated on the same test images
 DIGIT_SPEC = LabelSpec(MULTICLASS, tuple(str(d) for d in range(10)))
