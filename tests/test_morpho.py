@@ -287,3 +287,18 @@ def test_resume_with_an_attribute_csv_whose_columns_changed_fails_and_keeps_the_
     assert len(err) == 1 and err[0].startswith("error: the data's labels (binary: thick, slanted) do not match "
                                                "the run's (binary: thick, wide)")
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == saved  # nothing lost or rewritten
+
+
+def test_the_bundled_morpho_model_flips_what_it_is_asked_to():
+    from core.inference import ASSETS, Engine
+
+    engine = Engine.from_run(ASSETS / "morpho_run")
+    check_attributes(engine)  # its labels are the morphology attributes, in order
+    table = _table()
+    x = load_data(DataConfig(dataset="mnist5k-morpho")).test.get_batch(range(0, 500, 12))[0]
+    result = morphology_measures(engine, x, table, None, None, per_value=12)
+    for method in ("prior", "gen"):
+        assert min(result[method]["moved"]) >= 0.8, result[method]["moved"]  # every attribute, the way asked
+        assert min(result[method]["shift"]) > 0
+    shipped = json.loads((ASSETS / "morpho_run" / "morphology.json").read_text())
+    assert shipped["headline"]["stats"]["moved"] > 0.9
