@@ -29,3 +29,4 @@ def _find_assets() -> Path:
 ASSETS = _find_assets()
 DEFAULT_RUN = ASSETS / "default_run"   # the model the explorer opens when given no run folder
 MNIST5K = ASSETS / "mnist5k.npz"       # the embedded data set
+MORPHO_RUN = ASSETS / "morpho_run"     # a model of the same digits' binary shape attributes (mnist5k-morpho)

@@ -290,9 +290,10 @@ def test_resume_with_an_attribute_csv_whose_columns_changed_fails_and_keeps_the_
 
 
 def test_the_bundled_morpho_model_flips_what_it_is_asked_to():
-    from core.inference import ASSETS, Engine
+    from core.assets import MORPHO_RUN
+    from core.inference import Engine
 
-    engine = Engine.from_run(ASSETS / "morpho_run")
+    engine = Engine.from_run(MORPHO_RUN)
     check_attributes(engine)  # its labels are the morphology attributes, in order
     table = _table()
     x = load_data(DataConfig(dataset="mnist5k-morpho")).test.get_batch(range(0, 500, 12))[0]
@@ -300,5 +301,5 @@ def test_the_bundled_morpho_model_flips_what_it_is_asked_to():
     for method in ("prior", "gen"):
         assert min(result[method]["moved"]) >= 0.8, result[method]["moved"]  # every attribute, the way asked
         assert min(result[method]["shift"]) > 0
-    shipped = json.loads((ASSETS / "morpho_run" / "morphology.json").read_text())
+    shipped = json.loads((MORPHO_RUN / "morphology.json").read_text())
     assert shipped["headline"]["stats"]["moved"] > 0.9

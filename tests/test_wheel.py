@@ -50,7 +50,8 @@ def test_the_wheel_carries_the_top_level_layout_and_the_assets(installed):
     _, names = installed
     for name in ("train_cli.py", "core/__init__.py", "core/assets.py", "explorer/app.py", "assets/mnist5k.npz",
                  "assets/default_run/config.json", "assets/default_run/model.pt", "assets/default_run/latents.npz",
-                 "assets/default_run/maps.npz", "assets/default_run/figures/loss.png"):
+                 "assets/default_run/maps.npz", "assets/default_run/figures/loss.png", "assets/morpho_run/model.pt",
+                 "assets/morpho_run/morphology.json", "assets/morpho_run/maps.npz"):
         assert name in names, name
     assert not any(n.startswith("tests/") for n in names)
 
