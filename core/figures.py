@@ -171,24 +171,32 @@ def _clean_series(points, logy: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def save_curves(path: str | os.PathLike, series: dict[str, Sequence[tuple[float, float]]], *, title: str,
-                xlabel: str, ylabel: str, logy: bool = False, dpi: int = 120) -> None:
+                xlabel: str, ylabel: str, logy: bool = False, dpi: int = 120, dashed_suffix: str | None = None,
+                legend_outside: bool = False) -> None:
     """Line plot of named series {name: [(x, y), ...]} to a PNG, with legend and grid. NaN/inf points are skipped.
 
     Series with few points get markers, so a single point is still visible; an all-empty plot says "no data".
+    ``dashed_suffix``: a series named ``<base><suffix>`` is drawn dashed in the colour of ``<base>`` (the
+    unlabelled loss of a study cell beside its labelled loss). ``legend_outside``: the legend goes to the right
+    of the plot (many lines), which then widens.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 4.0), dpi=dpi)
+    fig = Figure(figsize=(8.6 if legend_outside else 6.4, 4.0), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    plotted = 0
+    colours: dict[str, str] = {}
     for name, points in series.items():
         x, y = _clean_series(points, logy)
         if len(x) == 0:
             continue
-        ax.plot(x, y, label=str(name), linewidth=1.6, marker="o" if len(x) <= 30 else None, markersize=3.5)
-        plotted += 1
+        name = str(name)
+        base = name[: -len(dashed_suffix)] if dashed_suffix and name.endswith(dashed_suffix) else name
+        colour = colours.setdefault(base, f"C{len(colours) % 10}")
+        ax.plot(x, y, label=name, linewidth=1.6, marker="o" if len(x) <= 30 else None, markersize=3.5,
+                color=colour, linestyle="--" if base != name else "-")
+    plotted = bool(colours)
     if logy and plotted:
         ax.set_yscale("log")
     if not plotted:
@@ -197,7 +205,10 @@ def save_curves(path: str | os.PathLike, series: dict[str, Sequence[tuple[float,
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.35)
-    if plotted:
+    ax.xaxis.get_major_locator().set_params(integer=True)  # epochs
+    if plotted and legend_outside:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    elif plotted:
         ax.legend(loc="best", frameon=True)
     fig.tight_layout()
     buf = io.BytesIO()

@@ -58,3 +58,12 @@ def labelled_mask(labels):
     if hasattr(labels, "isnan"):  # torch
         return ~labels.isnan().any(-1)
     return ~np.isnan(labels).any(-1)
+
+
+def first_per_class(labels, num_classes: int) -> list[int]:
+    """Index of the first example of each class 0..num_classes-1, in class order; absent classes are skipped.
+    ``labels``: a 1-D array or tensor of class indices."""
+    found: dict[int, int] = {}
+    for i, y in enumerate(np.asarray(labels).reshape(-1).tolist()):
+        found.setdefault(int(y), i)
+    return [found[c] for c in range(num_classes) if c in found]

@@ -36,6 +36,7 @@ from core.presets import settle_model
 from core.trainer import METRICS_FILE, ProcessGroup, Trainer, accuracy, loader_workers
 
 SUMMARY_FILE = "summary.json"
+FIGURES_DIR = "figures"
 
 
 class RunError(CCVAEError):
@@ -136,7 +137,8 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
         picks = np.unique(np.linspace(0, len(splits.test) - 1, min(64, len(splits.test))).astype(np.int64))
         picks = picks[np.random.default_rng(cfg.train.seed).permutation(len(picks))]
         x, y = splits.test.get_batch(picks)
-        make_run_figures(Engine(model, cfg, run_dir), x, y.numpy(), history, run_dir / "figures", seed=cfg.train.seed)
+        make_run_figures(Engine(model, cfg, run_dir), x, y.numpy(), history, run_dir / FIGURES_DIR,
+                         seed=cfg.train.seed)
     morphology = None
     if cfg.data.get("dataset") == "mnist5k-morpho":  # attributes with a ground truth: score the interventions
         say("measuring flips and generations with the morphometry")

@@ -9,14 +9,7 @@ import torch
 
 from core.figures import save_curves, save_image_grid
 from core.inference import Engine
-
-
-def _first_per_class(labels: np.ndarray, num_classes: int) -> list[int]:
-    """Index of the first image of each class (classes that are absent are skipped)."""
-    found = {}
-    for i, y in enumerate(labels):
-        found.setdefault(int(y), i)
-    return [found[c] for c in range(num_classes) if c in found]
+from core.labels import first_per_class
 
 
 def reconstructions(engine: Engine, images: torch.Tensor, path: Path, n: int = 16) -> None:
@@ -49,7 +42,7 @@ def interpolations(engine: Engine, images: torch.Tensor, labels: np.ndarray, pat
     """Between images of consecutive classes (0 -> 1, 1 -> 2, ...), or between consecutive test images."""
     spec = engine.label_spec
     if spec.is_multiclass:
-        firsts = _first_per_class(labels, spec.size)
+        firsts = first_per_class(labels, spec.size)
         pairs = list(zip(firsts, firsts[1:]))[:8]
     else:
         pairs = [(2 * i, 2 * i + 1) for i in range(min(6, len(images) // 2))]

@@ -82,7 +82,7 @@ def study_from_args(args) -> StudyConfig:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from core.errors import CCVAEError
-    from core.study.report import markdown_table
+    from core.study.report import REPORT_MD, markdown_table
     from core.study.runner import run_study
 
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: interrupted; rerun the same command to continue the study in {args.out}", file=sys.stderr)
         return 2
     print(markdown_table(report["rows"]))
-    print(json.dumps({"report": str(Path(args.out) / "report.md"), "cells": len(report["rows"]),
+    print(json.dumps({"report": str(Path(args.out) / REPORT_MD), "cells": len(report["rows"]),
                       "judge_test_accuracy": report["judge"]["test_accuracy"],
                       "wall_seconds": report["wall_seconds"]}))
     return 0

@@ -9,14 +9,8 @@ import numpy as np
 import torch
 
 from core.checkpoint import atomic_write_bytes
-from core.figures import save_image_grid
-
-
-def _first_per_class(labels: torch.Tensor, num_classes: int, limit: int = 10) -> list[int]:
-    found: dict[int, int] = {}
-    for i, y in enumerate(labels.tolist()):
-        found.setdefault(int(y), i)
-    return [found[c] for c in range(num_classes) if c in found][:limit]
+from core.figures import save_curves, save_image_grid
+from core.labels import first_per_class
 
 
 def reconstructions(path: Path, engines: list, names: list[str], images: torch.Tensor) -> None:
@@ -89,31 +83,8 @@ def _new_figure(width: float = 8.4, height: float = 4.4):
     return fig, fig.add_subplot(1, 1, 1)
 
 
-def save_curves(path: Path, series: dict[str, list[tuple[float, float]]], *, title: str, xlabel: str,
-                ylabel: str) -> None:
-    """Many named lines on one plot, the legend outside on the right so it never hides a line. Lines of the
-    same cell share a colour; '(unlabelled)' lines are dashed."""
-    fig, ax = _new_figure()
-    colours = {}
-    for name, points in series.items():
-        if not points:
-            continue
-        x, y = np.asarray(points, dtype=float).T
-        base = name.replace(" (unlabelled)", "")
-        colour = colours.setdefault(base, f"C{len(colours) % 10}")
-        ax.plot(x, y, marker="o", markersize=3.5, linewidth=1.6, color=colour, label=name,
-                linestyle="--" if name != base else "-")
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.35)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    if colours:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    else:
-        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="grey")
-    fig.tight_layout()
-    _save_figure(fig, path)
+# one colour per cell, its unlabelled loss dashed; the legend beside the plot, so it never hides a line
+_MANY_LINES = dict(dashed_suffix=" (unlabelled)", legend_outside=True, dpi=110)
 
 
 def curves(fig_dir: Path, histories: list[list[dict]], names: list[str]) -> list[Path]:
@@ -122,7 +93,7 @@ def curves(fig_dir: Path, histories: list[list[dict]], names: list[str]) -> list
 
     written = []
     save_curves(fig_dir / "accuracy.png", {n: series(h, "val_accuracy") for n, h in zip(names, histories)},
-                title="Validation accuracy of q(y|z_c)", xlabel="epoch", ylabel="accuracy")
+                title="Validation accuracy of q(y|z_c)", xlabel="epoch", ylabel="accuracy", **_MANY_LINES)
     written.append(fig_dir / "accuracy.png")
     any_unsup = any(series(h, "unsup_loss") for h in histories)
     for split, prefix in (("train", ""), ("validation", "val_")):
@@ -132,7 +103,7 @@ def curves(fig_dir: Path, histories: list[list[dict]], names: list[str]) -> list
         path = fig_dir / f"loss_{'train' if split == 'train' else 'val'}.png"
         save_curves(path, {k: v for k, v in data.items() if v}, title=f"{split.capitalize()} loss (labelled "
                     f"objective per image{', and unlabelled' if any_unsup else ''})", xlabel="epoch",
-                    ylabel="loss (nats per image)")
+                    ylabel="loss (nats per image)", **_MANY_LINES)
         written.append(path)
     return written
 
@@ -166,7 +137,7 @@ def make_study_figures(fig_dir: Path, engines: list, names: list[str], histories
     spec = engines[0].label_spec
     written = []
     if spec.is_multiclass:
-        picks = _first_per_class(test_labels, spec.size)
+        picks = first_per_class(test_labels, spec.size)[:10]
     else:
         picks = list(range(min(10, len(test_images))))
     reconstructions(fig_dir / "reconstructions.png", engines, names, test_images[picks])

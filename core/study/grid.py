@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from core.config import RunConfig
 from core.data import DATASET_NAMES
 from core.errors import CCVAEError
@@ -140,3 +142,10 @@ class Cell:
         return dataclasses.replace(base, model=dataclasses.replace(base.model, latent_dim=self.latent_dim),
                                    objective=dataclasses.replace(base.objective, beta=self.beta),
                                    data={**base.data, "sup_frac": self.sup_frac, "num_labels": None})
+
+
+def random_subset(num_images: int, n: int, seed: int) -> torch.Tensor:
+    """Sorted indices of a fixed random choice of ``n`` of ``num_images`` images (all when n >= num_images): the
+    images every cell is measured on. Splits may be sorted by class, so the first n would miss whole classes."""
+    order = torch.randperm(num_images, generator=torch.Generator().manual_seed(seed))
+    return order[:min(n, num_images)].sort().values

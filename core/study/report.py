@@ -10,7 +10,12 @@ from pathlib import Path
 from core import checkpoint as ckpt
 from core.data import DataSplits
 from core.judge import Judge
-from core.study.grid import Cell, StudyConfig
+from core.study.grid import Cell, StudyConfig, random_subset
+
+# the report's files in the study folder (the runner writes the others; see core.study.runner)
+REPORT_MD, REPORT_JSON, REPORT_CSV = "report.md", "report.json", "report.csv"
+FIGURES_DIR = "figures"
+INVOCATIONS_FILE = "invocations.jsonl"  # written by the runner, one line per finished invocation; listed here
 
 # (key, header in report.md and report.csv) for the headline table
 COLUMNS = [
@@ -191,15 +196,14 @@ def write_report(out: Path, study: StudyConfig, cells: list[Cell], rows: list[di
     names = [c.label(with_sup) for c in cells]
     engines = [Engine.from_run(c.run_dir(out), device=str(device)) for c in cells]
     histories = [load_history(c.run_dir(out)) for c in cells]
-    from core.study.runner import test_subset
 
-    x, y = splits.test.get_batch(test_subset(len(splits.test), 500, study.seed))
-    figures = make_study_figures(out / "figures", engines, names, histories, x, y, rows, CHART_COLUMNS,
+    x, y = splits.test.get_batch(random_subset(len(splits.test), 500, study.seed))
+    figures = make_study_figures(out / FIGURES_DIR, engines, names, histories, x, y, rows, CHART_COLUMNS,
                                  judge.test_accuracy, seed=study.seed)
     skipped = next((r["skipped"] for r in rows if r.get("skipped")), None)
     history = []
-    if (out / "invocations.jsonl").exists():
-        history = [json.loads(line) for line in (out / "invocations.jsonl").read_text().splitlines() if line.strip()]
+    if (out / INVOCATIONS_FILE).exists():
+        history = [json.loads(line) for line in (out / INVOCATIONS_FILE).read_text().splitlines() if line.strip()]
     report = {
         "format": "ccvae-explorer-study", "dataset": study.data.get("dataset"), "study": study.to_json(),
         "label_kind": "multiclass" if judge.label_spec.is_multiclass else "binary",
@@ -208,9 +212,9 @@ def write_report(out: Path, study: StudyConfig, cells: list[Cell], rows: list[di
         "wall_seconds": round(wall_seconds, 1), "earlier_invocations": history, "rows": rows, "skipped": skipped,
         "figures": [str(p.relative_to(out)) for p in figures],
     }
-    ckpt.atomic_write_json(out / "report.json", report)
-    ckpt.atomic_write_bytes(out / "report.csv", _csv_text(rows).encode())
-    ckpt.atomic_write_bytes(out / "report.md", _markdown(report, rows).encode())
+    ckpt.atomic_write_json(out / REPORT_JSON, report)
+    ckpt.atomic_write_bytes(out / REPORT_CSV, _csv_text(rows).encode())
+    ckpt.atomic_write_bytes(out / REPORT_MD, _markdown(report, rows).encode())
     return report
 
 

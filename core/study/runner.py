@@ -23,10 +23,11 @@ from core.device import pick_device
 from core.judge import Judge, JudgeSettings, load_or_train_judge
 from core.labels import labelled_mask
 from core.measures import class_statistics, measure_all
-from core.study.grid import Cell, StudyConfig, StudyError
+from core.run import SUMMARY_FILE, train_run
+from core.study.grid import Cell, StudyConfig, StudyError, random_subset
+from core.study.report import INVOCATIONS_FILE, REPORT_MD, write_report
 
 STUDY_FILE = "study.json"
-INVOCATIONS_FILE = "invocations.jsonl"  # one line per finished invocation: when, cells trained, wall time
 MEASURES_FILE = "measures.json"
 MEASURES_VERSION = 2  # part of the measures cache key: bump when a measure changes
 STATS_IMAGES = 2000   # training images whose encodings give each cell's per-class (per-attribute) z_c statistics
@@ -83,7 +84,7 @@ def _cell_state(run_dir: Path, epochs: int) -> str:
     """'new', 'partial' (started, not finished, or finished with fewer epochs) or 'done'."""
     if not (run_dir / ckpt.CONFIG_FILE).exists():
         return "new"
-    summary = run_dir / "summary.json"
+    summary = run_dir / SUMMARY_FILE
     if summary.exists() and (run_dir / ckpt.MODEL_FILE).exists():
         try:
             if int(json.loads(summary.read_text()).get("epochs", 0)) >= epochs:
@@ -110,13 +111,6 @@ def _check_same_settings(run_dir: Path, wanted: RunConfig) -> None:
     if mismatches:
         raise StudyError(f"{run_dir} was trained with other settings ({', '.join(mismatches)}); "
                          f"use another --out or remove that folder")
-
-
-def test_subset(num_images: int, n: int, seed: int) -> torch.Tensor:
-    """A fixed random choice of n of the images (sorted indices): splits may be sorted by class, so the first n
-    images would miss whole classes."""
-    order = torch.randperm(num_images, generator=torch.Generator().manual_seed(seed))
-    return order[:min(n, num_images)].sort().values
 
 
 def _model_stamp(run_dir: Path) -> list:
@@ -182,8 +176,6 @@ def run_study(out: Path, study: StudyConfig, *, log: Callable[[str], None] | Non
     ``log`` receives progress lines (default: none). ``train`` replaces ``core.run.train_run`` (tests count calls).
     Returns the report dict (also written to report.json).
     """
-    from core.run import train_run
-    from core.study.report import write_report
 
     train = train or train_run
     say = log or (lambda msg: None)
@@ -211,9 +203,9 @@ def run_study(out: Path, study: StudyConfig, *, log: Callable[[str], None] | Non
     judge = load_or_train_judge(out / JUDGE_DIR, {**study.data}, splits,
                                 JudgeSettings(epochs=study.judge_epochs, seed=study.seed,
                                               max_train_images=study.judge_images), device, say)
-    images = splits.test.get_batch(test_subset(len(splits.test), study.measure_images, study.seed))[0]
+    images = splits.test.get_batch(random_subset(len(splits.test), study.measure_images, study.seed))[0]
     has_label = torch.nonzero(labelled_mask(splits.train.labels)).flatten()  # class statistics need labels
-    train_sample = splits.train.get_batch(has_label[test_subset(len(has_label), STATS_IMAGES, study.seed)])
+    train_sample = splits.train.get_batch(has_label[random_subset(len(has_label), STATS_IMAGES, study.seed)])
 
     progress = GridProgress(len(cells), study.epochs, say)
     rows = []
@@ -244,12 +236,12 @@ def run_study(out: Path, study: StudyConfig, *, log: Callable[[str], None] | Non
         f.write(json.dumps({"finished": time.strftime("%Y-%m-%d %H:%M:%S"), "cells_trained": len(todo),
                             "cells": len(cells), "epochs": study.epochs,
                             "wall_seconds": round(time.perf_counter() - wall_start, 1)}) + "\n")
-    say(f"study: report in {out / 'report.md'}")
+    say(f"study: report in {out / REPORT_MD}")
     return report
 
 
 def _row(cell: Cell, run_dir: Path, measures: dict) -> dict:
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     row = {"cell": cell.name, "beta": cell.beta, "latent_dim": cell.latent_dim, "sup_frac": cell.sup_frac,
            "epochs": summary.get("epochs"), "test_acc": summary.get("test_accuracy"),
            "train_seconds": summary.get("train_seconds")}
