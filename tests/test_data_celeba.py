@@ -75,8 +75,8 @@ def test_celeba_batches_through_dataloader_workers(tmp_path):
 
 
 def test_celeba_missing_pieces(tmp_path):
+    (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="list_attr_celeba.txt"):
-        (tmp_path / "empty").mkdir()
         load_data(DataConfig(dataset="celeba", data_dir=str(tmp_path / "empty")))
     root, names, _ = make_celeba(tmp_path / "a")
     (root / "img_align_celeba" / names[4]).unlink()

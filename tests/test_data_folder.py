@@ -99,8 +99,8 @@ def test_folder_structural_errors(tmp_path):
         load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
     with pytest.raises(DataError, match="neither labels.csv nor class subfolders"):
         load_data(DataConfig(dataset="folder", data_dir=str(tmp_path / "img")))
+    write_csv(tmp_path, "file,label", [f"{nm},{i % 2}" for i, nm in enumerate(names)])
     with pytest.raises(DataError, match="channels"):
-        write_csv(tmp_path, "file,label", [f"{nm},{i % 2}" for i, nm in enumerate(names)])
         load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), channels=2))
 
 

@@ -86,6 +86,23 @@ def test_curves_log_and_empty(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["empty.png", "log.png"]  # no temp files left
 
 
+def test_curves_dashed_suffix_shares_the_base_colour(tmp_path):
+    """The study draws a cell's unlabelled loss dashed in the colour of its labelled loss: with the suffix the
+    second series is drawn in C0 (blue), without it in C1 (orange)."""
+    series = {"cell": [(e, 10.0 - e) for e in range(1, 6)], "cell (unlabelled)": [(e, 12.0 - e) for e in range(1, 6)]}
+    orange = np.array([255, 127, 14])
+
+    def has_orange(path):
+        pixels = _png(path).reshape(-1, 3).astype(int)
+        return int((np.abs(pixels - orange).sum(axis=1) < 30).sum())
+
+    save_curves(tmp_path / "paired.png", series, title="t", xlabel="epoch", ylabel="loss",
+                dashed_suffix=" (unlabelled)", legend_outside=True)
+    save_curves(tmp_path / "plain.png", series, title="t", xlabel="epoch", ylabel="loss")
+    assert has_orange(tmp_path / "paired.png") == 0 and has_orange(tmp_path / "plain.png") > 100
+    assert _png(tmp_path / "paired.png").shape[1] > _png(tmp_path / "plain.png").shape[1]  # room for the legend
+
+
 def test_side_by_side(tmp_path):
     a = image_grid(np.zeros((4, 1, 10, 10)), nrow=2)
     b = image_grid(np.ones((6, 3, 10, 10)), nrow=3)

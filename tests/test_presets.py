@@ -67,3 +67,16 @@ def test_every_error_shares_one_base_and_has_a_one_line_message():
         ModelConfig(latent_dim=4, zc_dim=4)
     with pytest.raises(ConfigError, match="unknown data set 'nosuch'"):
         run_config({"dataset": "nosuch"})
+
+
+def test_the_command_line_modules_never_import_qt():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, train_cli, core.presets, core.errors, core.options, core.reencode, core.assets; "
+            "train_cli._add_train_arguments(__import__('argparse').ArgumentParser()); "
+            "bad = [m for m in sys.modules if m.startswith(('PyQt', 'pyqtgraph'))]; sys.exit(bool(bad))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -90,8 +90,37 @@ def test_cancel_between_phases_raises(umap_fit):
     assert phases == ["importing umap"]
 
 
-def test_fit_lock_is_a_lock():
-    assert isinstance(projection._FIT_LOCK, type(threading.Lock()))
+def test_fits_from_two_threads_run_one_at_a_time(monkeypatch):
+    """numba's default threading layer is unsafe for concurrent callers: two threads asking for maps at once (the
+    explorer's map job and a script) must fit one after the other, and both must get their map."""
+    import time
+
+    real_fit, active, most = projection._fit_umap_learn, [0], [0]
+
+    def counting_fit(*args, **kwargs):
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        time.sleep(0.3)  # widen the window in which an unserialised second fit would overlap
+        try:
+            return real_fit(*args, **kwargs)
+        finally:
+            active[0] -= 1
+
+    monkeypatch.setattr(projection, "_cuml_available", lambda: False)
+    monkeypatch.setattr(projection, "_fit_umap_learn", counting_fit)
+    z, _ = _clusters(n_per=20)
+    results = [None, None]
+
+    def fit(i):
+        results[i] = fit_map(z, seed=i)
+
+    threads = [threading.Thread(target=fit, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert most[0] == 1
+    assert all(r is not None and r.shape == (len(z), 2) and np.isfinite(r).all() for r in results)
 
 
 # ---------------------------------------------------------------------------------------------------------------
