@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench screenshot clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ bench: setup
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/drag_latency.py
 	$(BIN)/python bench/startup.py
+
+# docs/screenshot.png: the embedded run at 1280x720 (a laptop screen), rendered offscreen
+screenshot: setup
+	$(BIN)/python -m explorer --screenshot docs/screenshot.png --size 1280x720
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -84,14 +84,33 @@ def grab_widget(widget, path) -> Path:
 
 
 def export_plot(plot_widget, path, width: int = 1600) -> Path:
-    """PNG of one pyqtgraph plot at ``width`` pixels (height keeps the plot's aspect), via ImageExporter."""
+    """PNG of one pyqtgraph plot ``width`` pixels wide (height keeps the plot's aspect), via ImageExporter.
+
+    The exporter scales the plot as drawn on screen to the width asked for, except the legend, which keeps its
+    on-screen pixel size: in a picture 8,000 pixels wide it would be a speck. So for a wider picture the legend is
+    scaled with the picture for the export; for a narrower one the plot is laid out at that size for the export
+    (the legend at its own size, not shrunk), then given back its size."""
     import pyqtgraph.exporters as exporters
 
     path = Path(path)
+    width = int(width)
     _settle_maps(plot_widget)
-    exporter = exporters.ImageExporter(plot_widget.getPlotItem())
-    exporter.parameters()["width"] = int(width)
-    exporter.export(str(path))
+    size = plot_widget.size()
+    legend = getattr(plot_widget, "legend", None)
+    if width < size.width():
+        plot_widget.resize(width, max(1, round(size.height() * width / size.width())))
+        plot_widget.getPlotItem().layout.activate()
+    elif legend is not None and size.width() > 0:
+        legend.setScale(width / size.width())
+    try:
+        exporter = exporters.ImageExporter(plot_widget.getPlotItem())
+        exporter.parameters()["width"] = width
+        exporter.export(str(path))
+    finally:
+        if legend is not None:
+            legend.setScale(1.0)
+        if plot_widget.size() != size:
+            plot_widget.resize(size)
     if not path.is_file():
         raise OSError(f"could not write {path}")
     return path

@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
         self.v_split.addWidget(self.tabs)
         self.v_split.setStretchFactor(0, 3)
         self.v_split.setStretchFactor(1, 1)
-        self.v_split.setSizes([680, 280])
+        self.v_split.setSizes([620, 360])  # maps first; the tabs keep room for their images and bars
         self.h_split = QSplitter(Qt.Orientation.Horizontal)
         self.h_split.addWidget(self.v_split)
         self.h_split.addWidget(self.side)
@@ -186,7 +186,7 @@ class MainWindow(QMainWindow):
 
     def set_legends_visible(self, visible: bool) -> None:
         for view in self.maps.values():
-            view.legend.setVisible(bool(visible))
+            view.set_legend_visible(visible)
 
     def shortcuts_text(self) -> str:
         rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)

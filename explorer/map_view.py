@@ -27,6 +27,19 @@ PREVIEW_MIN_POINTS = 20_000
 SETTLE_MS = 150
 
 
+class OverlayScatter(pg.ScatterPlotItem):
+    """A small scatter drawn over the map (hover ring, A and B rings, the intervention's star).
+
+    pyqtgraph's ``ScatterPlotItem.clear()`` (which ``setData`` also calls first) drops the spots without
+    ``prepareGeometryChange()``, so Qt is never told to repaint where they were drawn: on a real screen the last
+    ring stayed behind as a ghost until something forced a full repaint (seen under Xvfb; ``grab()`` renders
+    afresh and hides it). Announcing the change first makes Qt repaint the old area."""
+
+    def clear(self):
+        self.prepareGeometryChange()
+        super().clear()
+
+
 class MapView(pg.PlotWidget):
     def __init__(self, qt_model: QtModel, name: str, title: str, parent=None):
         super().__init__(parent=parent, background="w")
@@ -57,9 +70,9 @@ class MapView(pg.PlotWidget):
         self._settle_timer.setInterval(SETTLE_MS)
         self._settle_timer.timeout.connect(self.settle)
         self.path_item = pg.PlotDataItem(pen=pg.mkPen("#404040", width=1.5, style=Qt.PenStyle.DashLine))
-        self.hover_item = pg.ScatterPlotItem(size=14, pen=pg.mkPen("#000000", width=2), brush=None)
-        self.selection_item = pg.ScatterPlotItem(size=16, brush=None)
-        self.intervention_item = pg.ScatterPlotItem(size=20, symbol="star", pen=pg.mkPen("#000000", width=1.2),
+        self.hover_item = OverlayScatter(size=14, pen=pg.mkPen("#000000", width=2), brush=None)
+        self.selection_item = OverlayScatter(size=16, brush=None)
+        self.intervention_item = OverlayScatter(size=20, symbol="star", pen=pg.mkPen("#000000", width=1.2),
                                                     brush=pg.mkBrush("#ffd92f"))
         self.labels = {slot: pg.TextItem(slot, color=colour, anchor=(-0.3, 1.1))
                        for slot, colour in (("A", A_COLOUR), ("B", B_COLOUR))}
@@ -82,6 +95,8 @@ class MapView(pg.PlotWidget):
         self._hover_proxy = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=60, slot=self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_click)
         self.view.sigRangeChanged.connect(self._on_range_changed)
+        self._auto_fit = True  # the view shows every point until the user pans or zooms; resizes keep it so
+        self.view.sigRangeChangedManually.connect(self._on_user_range)
 
         self.legend.sigSampleClicked.connect(self._on_legend_clicked)
         self.handle.sigPositionChangeFinished.connect(lambda _: self.model.end_drag())
@@ -131,18 +146,36 @@ class MapView(pg.PlotWidget):
 
     def reset_view(self) -> None:
         """Show every point again (View > Reset view, Home, double-click on the map)."""
+        self._auto_fit = True
         if self.model.maps is not None:
             self._fit_view(self.points())
+
+    def _on_user_range(self, *_) -> None:
+        self._auto_fit = False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "_auto_fit", False) and self.model.maps is not None:
+            self._fit_view(self.points())
+
+    def set_legend_visible(self, visible: bool) -> None:
+        self.legend.setVisible(bool(visible))
+        self.reset_view()  # the headroom kept for the legend follows it
 
     def mouseDoubleClickEvent(self, event) -> None:
         self.reset_view()
         event.accept()
     def _fit_view(self, points: np.ndarray) -> None:
-        """Show every point, with headroom at the top for the legend so it covers no cluster."""
+        """Show every point, with headroom at the top for the legend (as tall as the legend is on screen, so it
+        covers no cluster at any window size)."""
         lo, hi = points.min(axis=0).astype(float), points.max(axis=0).astype(float)
         span = np.maximum(hi - lo, 1e-6)
+        top = 0.04
+        if self.legend.isVisible() and self.view.height() > 0:
+            share = min(0.6, (self.legend.boundingRect().height() + 10) / self.view.height())
+            top = max(top, (1.04 * share + 0.04) / (1 - share))  # legend height as a share of the visible range
         self._set_range_quietly(xRange=(float(lo[0] - 0.04 * span[0]), float(hi[0] + 0.04 * span[0])),
-                                yRange=(float(lo[1] - 0.04 * span[1]), float(hi[1] + 0.16 * span[1])), padding=0)
+                                yRange=(float(lo[1] - 0.04 * span[1]), float(hi[1] + top * span[1])), padding=0)
 
     def _set_range_quietly(self, **kwargs) -> None:
         self._quiet_range = True
@@ -165,7 +198,11 @@ class MapView(pg.PlotWidget):
         return [shared[g] for g in self.model.colour_groups()]
 
     def _recolour(self) -> None:
-        self._build_legend()
+        if [self.legend.items[i][1].text for i in range(len(self.legend.items))] != self.model.group_names():
+            self._build_legend()
+        for group, sample in enumerate(self._legend_samples):
+            sample.setVisible(group not in self.model.hidden)  # the legend draws a hidden group crossed out
+        self.legend.update()
         if self.model.maps is not None:
             self.scatter.setBrush(self._point_brushes())
             self._apply_visibility()
@@ -257,6 +294,8 @@ class MapView(pg.PlotWidget):
     def _on_click(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton or self._tree is None or event.double():
             return
+        if self.legend.isVisible() and self.legend.sceneBoundingRect().contains(event.scenePos()):
+            return  # a click on the legend hides or shows a group, it does not choose a point
         i = self.nearest_point(event.scenePos())
         if i >= 0:
             shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)

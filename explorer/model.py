@@ -426,6 +426,8 @@ class ExplorerModel:
         if self.intervention is not None:
             self.intervention = None
             self.events.intervention.emit()
+        if self.current is not None and self.current.origin is Origin.INTERVENTION and self.a >= 0:
+            self._set_point_current()  # its description names an A and B that are no longer chosen
 
     def _intervene(self, kind: Kind, description: str, z_c, z_style, b: int = NONE) -> Intervention:
         engine = self.engine
