@@ -94,6 +94,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(_scrolling(self.swap_panel), "Swap label / transfer")
         self.tabs.addTab(_scrolling(self.animation_panel), "Interpolate")
         self.tabs.addTab(_scrolling(self.walk_panel), "Latent walks")
+        for i, tip in enumerate(("Swap A's label, flip an attribute, or give A the characteristics of B",
+                                 "Play, scrub and export the path from A to B",
+                                 "Walk each characteristic from the current latent")):
+            self.tabs.setTabToolTip(i, tip)
         self.tabs.setMinimumHeight(120)
         self.side = _scrolling(self.image_panel)
         self.side.setMinimumWidth(220)

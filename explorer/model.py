@@ -9,8 +9,9 @@ Every derived value is computed here, from the model, and dropped the moment wha
   or opening a run clears it;
 - the interpolation belongs to (A, B, mode, steps): changing any of them drops it (and a current latent that was
   one of its frames goes back to A);
-- the walk belongs to the latent it started from: with ``walk_follows`` it is dropped whenever the current latent
-  moves, so no view can show a walk of an earlier latent as if it were the current one.
+- the walk belongs to the latent it started from and says so (``Walk.z_c``, ``walk_is_current``): with
+  ``walk_follows``, ``ensure_walk`` redoes it for the current latent, so no view shows a walk of an earlier latent
+  as if it were the current one (while a drag goes on, a view may show the last walk marked as earlier).
 
 Views subscribe to the ``Event``s below (``explorer.qt_adapter`` relays them into Qt), read the model's values and
 only draw them. Latents are numpy (z_c [Dc], z_style [Ds]); images uint8 [H, W] (grey) or [H, W, 3].
@@ -391,9 +392,6 @@ class ExplorerModel:
         images, probs = self.decode(z_c, z_style)
         positions = positions if positions is not None else self.place(z_c, z_style)
         self.current = Current(z_c, z_style, images[0], probs[0], positions, **origin)
-        if self.walk_follows and self.walk is not None:
-            self.walk = None
-            self.events.walk.emit()
         self.events.current.emit()
 
     def _set_point_current(self) -> None:

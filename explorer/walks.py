@@ -42,8 +42,9 @@ class WalkGrid(ImageView):
 
 
 class WalkPanel(QWidget):
-    """Draws the model's walk. With "follow" ticked the model drops the walk whenever the current latent moves;
-    this panel then asks for a new one once it is visible (at once when it is shown, debounced while dragging)."""
+    """Draws the model's walk and says which latent it starts from. With "follow" ticked, a walk that is not of
+    the current latent is redone once this panel is visible (at once when it is shown, debounced while the latent
+    keeps moving); until then the caption says it is of an earlier latent."""
 
     def __init__(self, qt_model: QtModel, parent=None):
         super().__init__(parent)
@@ -95,7 +96,7 @@ class WalkPanel(QWidget):
         self.margin.valueChanged.connect(lambda v: m.set_walk_options(margin=v))
         self.follow.toggled.connect(lambda on: m.set_walk_options(follows=on))
         qt_model.walkChanged.connect(self._render)
-        qt_model.currentChanged.connect(self._render_caption)
+        qt_model.currentChanged.connect(self._on_current_changed)
         self._render()
 
     @property
@@ -109,6 +110,11 @@ class WalkPanel(QWidget):
     def _catch_up(self) -> None:
         if self.model.run is not None and self.isVisible():
             self.model.ensure_walk()
+
+    def _on_current_changed(self) -> None:
+        self._render_caption()
+        if self.model.walk_follows and self.isVisible() and not self.model.walk_is_current:
+            self._debounce.start()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -135,7 +141,8 @@ class WalkPanel(QWidget):
         elif m.walk_is_current:
             self.caption.setText(f"walk from the current latent: {w.origin_text}")
         else:
-            self.caption.setText(f"walk from an earlier latent ({w.origin_text}), not the current one")
+            then = "updating\u2026" if m.walk_follows else "press the button to walk from the current one"
+            self.caption.setText(f"walk from an earlier latent ({w.origin_text}); {then}")
 
     def _export(self) -> None:
         if self.model.ensure_walk() is None:

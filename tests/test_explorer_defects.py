@@ -200,3 +200,97 @@ def test_a_map_exported_narrow_or_wide_keeps_its_legend_readable(window, tmp_pat
         assert on_screen >= 5 and _legend_height(im) >= 0.9 * on_screen  # not shrunk with the picture
     with Image.open(tmp_path / "wide.png") as im:
         assert im.size[0] == 2 * size.width() and _legend_height(im) >= 1.8 * on_screen  # grows with it
+
+
+def test_every_control_has_a_tooltip(window):
+    from PyQt6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QMenuBar, QSlider, QTabBar
+
+    bare = [f"{type(c).__name__} {getattr(c, 'text', lambda: '')()!r}"
+            for cls in (QAbstractButton, QComboBox, QAbstractSpinBox, QSlider) for c in window.findChildren(cls)
+            if not c.toolTip() and not isinstance(c.parent(), (QTabBar, QMenuBar))]  # Qt's own scroll arrows
+    assert not bare, bare
+    assert all(window.tabs.tabToolTip(i) for i in range(window.tabs.count()))
+    assert all(a.toolTip() for a in window.actions())
+
+
+def test_settings_remember_size_and_splitters(qtbot, run):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.resize(760, 540)  # inside the offscreen screen (800x600): restoreGeometry keeps windows on screen
+    first.show_run(run)
+    first.show()
+    qtbot.waitExposed(first)
+    first.h_split.setSizes([460, 280])
+    sizes = first.h_split.sizes()
+    first.legends_action.setChecked(False)
+    first.close()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    second.show_run(run)
+    second.show()
+    qtbot.waitExposed(second)
+    assert (second.width(), second.height()) == (760, 540)
+    assert second.h_split.sizes() == sizes
+    assert not second.legends_action.isChecked() and not second.maps["zc"].legend.isVisible()
+    second.legends_action.setChecked(True)
+    second.close()
+
+
+def test_help_and_about_say_what_they_should(window):
+    text = window.shortcuts_text()
+    for key in ("Esc", "Space", "Home", "Left / Right", "F1"):
+        assert key in text
+    about = window.about_text()
+    assert str(window.model.run.run_dir) in about and "z_c 10-D" in about and "parameters" in about
+
+
+def test_gif_size_and_rate_and_a_labelled_strip(window, tmp_path):
+    from PIL import Image
+
+    m, panel = window.model, window.animation_panel
+    m.select_b(other_class(m, 0))
+    panel.steps.setValue(6)
+    panel.export_gif(tmp_path / "a.gif", size=200, fps=5)
+    with Image.open(tmp_path / "a.gif") as gif:
+        assert gif.size == (200, 200) and gif.info["duration"] == 200 and gif.n_frames >= 2
+    panel.export_strip(tmp_path / "plain.png")
+    panel.export_strip(tmp_path / "labelled.png", labels=True)
+    with Image.open(tmp_path / "plain.png") as plain, Image.open(tmp_path / "labelled.png") as labelled:
+        assert labelled.size[1] > plain.size[1]  # a row of step labels above the frames
+
+
+def test_save_dialogs_start_in_the_last_folder_and_the_status_bar_says_what_happened(window, tmp_path, monkeypatch):
+    from PyQt6.QtWidgets import QFileDialog
+
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda parent, title, start, pattern: (asked.append(start), (str(tmp_path / "x" / "w.png"), ""))[1]))
+    (tmp_path / "x").mkdir()
+    assert window.ask_save_name("t", "w.png", "PNG (*.png)") == str(tmp_path / "x" / "w.png")
+    window.ask_save_name("t", "v.png", "PNG (*.png)")
+    assert asked[1] == str(tmp_path / "x" / "v.png")  # the second dialog opens where the first one saved
+    window.model.report("exported the latent walk to /somewhere/walk.png")
+    assert "/somewhere/walk.png" in window.statusBar().currentMessage()
+
+
+def test_keys_reach_the_window_whatever_has_focus(window, qtbot):
+    m, panel = window.model, window.animation_panel
+    m.select_b(other_class(m, 0))
+    panel.steps.setValue(8)
+    window.activateWindow()
+    panel.scrub.setFocus()
+    qtbot.keyClick(panel.scrub, Qt.Key.Key_Right)
+    assert m.current.origin is Origin.FRAME and m.frame == 0  # from A's latent: the first frame
+    qtbot.keyClick(panel.scrub, Qt.Key.Key_Right)
+    qtbot.keyClick(panel.scrub, Qt.Key.Key_Right)
+    assert m.frame == 2
+    qtbot.keyClick(panel.scrub, Qt.Key.Key_Left)
+    assert m.frame == 1
+    panel.play_button.setFocus()
+    qtbot.keyClick(panel.play_button, Qt.Key.Key_Space)
+    assert m.playing
+    qtbot.keyClick(panel.play_button, Qt.Key.Key_Space)
+    assert not m.playing
+    qtbot.keyClick(panel.play_button, Qt.Key.Key_Escape)
+    assert m.b == NONE and m.current.origin is Origin.POINT
+    consistent(window)

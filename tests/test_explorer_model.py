@@ -116,7 +116,7 @@ def test_leaving_the_path_returns_the_current_latent_to_a(model):
     assert "frame" not in model.current_text()
 
 
-def test_a_following_walk_is_dropped_when_the_latent_moves(model):
+def test_a_following_walk_is_redone_for_the_current_latent(model):
     """Defect 4: with "follow" on, a walk of an earlier latent stayed after scrubbing the interpolation."""
     a, b = two_classes(model)
     model.select_b(b)
@@ -124,7 +124,7 @@ def test_a_following_walk_is_dropped_when_the_latent_moves(model):
     first = model.compute_walk()
     assert model.walk_is_current and first.images.shape[:2] == (model.engine.zc_dim, 5)
     model.show_frame(4)
-    assert model.walk is None
+    assert model.walk is first and not model.walk_is_current  # of an earlier latent, and it says so
     walk = model.ensure_walk()
     np.testing.assert_array_equal(walk.z_c, model.current.z_c)
     assert "frame 5/" in walk.origin_text
