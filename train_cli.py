@@ -15,14 +15,16 @@ import json
 import sys
 from pathlib import Path
 
-SUBCOMMANDS = {"study": ("core.study.cli", "main"), "latents": ("core.reencode", "main")}  # name -> (module, function): extra commands such as `study`, registered below
+SUBCOMMANDS = {"study": ("core.study.cli", "main"), "latents": ("core.reencode", "main"),
+               "measure": ("core.run_measures", "main")}  # name -> (module, function): extra commands such as `study`, registered below
 
 
 # option dest -> (part of the RunConfig, field) it sets; ``True`` flags that switch a default off map to False
 MODEL_OPTIONS = {"latent_dim": "latent_dim", "zc_dim": "zc_dim", "likelihood": "likelihood"}
 OBJECTIVE_OPTIONS = {"beta": "beta", "qyx_samples": "num_qyx_samples"}
 TRAIN_OPTIONS = {name: name for name in ("epochs", "batch_size", "lr", "prior_lr_scale", "classifier_lr_scale",
-                                         "lr_schedule", "seed", "device", "threads", "limit_train", "map_points")}
+                                         "lr_schedule", "prior_refit", "seed", "device", "threads", "limit_train",
+                                         "map_points", "measure")}
 TRAIN_FLAGS = {"no_amp": "amp", "no_maps": "make_maps", "no_figures": "make_figures"}
 DATA_OPTIONS = {"sup_frac": "sup_frac", "num_labels": "num_labels", "workers": "num_workers"}
 
@@ -63,6 +65,9 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"the classifier q(y|z_c) learns this many times faster than the networks ({_default('train', 'classifier_lr_scale')})")
     t.add_argument("--lr-schedule", choices=("constant", "cosine"),
                    help="learning rate over the run: constant (default), or cosine decay to 0 by the last epoch")
+    t.add_argument("--prior-refit", choices=("end", "epoch", "none"),
+                   help="end (default): after the last epoch set p(z_c|y) to the objective's exact optimum for the "
+                   "trained encoder, so label swaps land; epoch: after every epoch; none: gradient steps only")
     t.add_argument("--seed", type=at_least(0), help="fixes the labelled subset, the splits of a folder and the initial weights (default 0)")
     t.add_argument("--device", help="auto (CUDA when present; the default), cpu, cuda, cuda:N")
     t.add_argument("--no-amp", action="store_true", help="no bfloat16 autocast (used on CUDA and on CPUs with native bf16)")
@@ -73,12 +78,15 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--map-points", type=at_least(1), help=f"evaluation images given latents and 2-D maps ({_default('train', 'map_points')})")
     t.add_argument("--no-maps", action="store_true", help="skip the UMAP maps (the explorer computes them when opened)")
     t.add_argument("--no-figures", action="store_true")
+    t.add_argument("--measure", action="store_true", default=None, help="after training, measure label swaps, "
+                   "conditional generations and style with the judge (trained once per data set and cached) into "
+                   "summary.json")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 # what --resume may change (core.run.RESUMABLE_TRAIN_FIELDS, as options, and the loader workers)
 RESUMABLE_OPTIONS = ("epochs", "lr_schedule", "device", "no_amp", "threads", "map_points", "no_maps", "no_figures",
-                     "workers")
+                     "measure", "workers")
 
 
 def _given_settings(args, given: set[str]) -> dict[str, dict]:

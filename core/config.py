@@ -86,6 +86,11 @@ class TrainConfig:
     # validation accuracy after 6 epochs: 0.879 with both heads at 10x, 0.885 with the classifier at 1x)
     classifier_lr_scale: float = 1.0
     lr_schedule: str = "constant"  # "constant", or "cosine": decay to 0 over the run's epochs, epoch by epoch
+    # set p(z_c|y) to the objective's exact optimum for the current encoder (core/prior_fit.py): "end" once after
+    # the last epoch, "epoch" after every epoch, "none" gradient steps only (runs saved before this option existed
+    # trained with "none"). "end" is the default: "epoch" lets the encoder spread z_c further and keeps less style
+    # under a swap (bench/swap_diagnosis.py; docs/study_mnist5k.md)
+    prior_refit: str = "end"
     seed: int = 0
     device: str = "auto"        # auto | cpu | cuda | cuda:N
     amp: bool = True            # bfloat16 autocast where the hardware has it (CUDA; CPUs with AVX512-BF16/AMX)
@@ -93,6 +98,7 @@ class TrainConfig:
     eval_limit: int = 5000      # validation images scored after each epoch (accuracy, loss curves)
     make_maps: bool = True      # fit UMAP maps at the end of training
     make_figures: bool = True
+    measure: bool = False       # measure swaps, generations and style with the judge into summary.json (core/run_measures.py)
     threads: int = 0            # CPU threads for torch (0: torch's default); 1 is fastest on a busy 2-core machine
     limit_train: int = 0        # train on the first N labelled and N unlabelled images only (0: all); smoke runs
 
@@ -101,7 +107,7 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, d: dict) -> "TrainConfig":
-        return cls(**d)
+        return cls(**{"prior_refit": "none", **d})
 
 
 @dataclass

@@ -172,6 +172,15 @@ def mean_over_processes(values: dict[str, float], group: ProcessGroup) -> dict[s
     return {k: sum(d[k] for d in gathered if k in d) / sum(1 for d in gathered if k in d) for k in keys}
 
 
+def sum_over_processes(tensor: torch.Tensor, group: ProcessGroup) -> torch.Tensor:
+    """The elementwise sum of a tensor over the processes (the tensor itself with one process)."""
+    if not _active(group):
+        return tensor
+    out = tensor.clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out
+
+
 def seed_process(seed: int, rank: int, epoch: int) -> None:
     """Give each process its own stream of sampling noise (z ~ q(z|x), the K samples of z_c).
 

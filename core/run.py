@@ -61,7 +61,7 @@ def check_labels_match(cfg: RunConfig, splits: DataSplits) -> None:
 # What --resume may change: how long and how fast the rest of the run trains and what it writes at the end.
 # Everything else (model, objective, data, batch size, learning rate, seed) would make a different run.
 RESUMABLE_TRAIN_FIELDS = ("epochs", "lr_schedule", "device", "amp", "threads", "map_points", "eval_limit",
-                          "make_maps", "make_figures")
+                          "make_maps", "make_figures", "measure")
 
 
 def resumed_config(stored: RunConfig, wanted: RunConfig) -> RunConfig:
@@ -161,7 +161,17 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
     }
     if morphology is not None:
         summary["morphology"] = morphology["headline"]
+    # which label swap lands more often on this model, read by the model itself (the judge's answer replaces it
+    # when the run is measured): the explorer offers that one first
+    from core.swap_choice import self_read
+
+    summary["swap_choice"] = self_read(Engine(model, cfg, run_dir), latents.z_c, latents.z_style,
+                                       seed=cfg.train.seed).to_json()
     ckpt.atomic_write_json(run_dir / SUMMARY_FILE, summary)
+    if cfg.train.measure:
+        from core.run_measures import measure_run
+
+        summary = measure_run(run_dir, device=str(device), log=say, engine=Engine(model, cfg, run_dir))
     return summary
 
 

@@ -25,6 +25,7 @@ from core.errors import CCVAEError
 from core.labels import labelled_mask
 from core.model import CCVAE
 from core.objective import LossParts, supervised_loss, unsupervised_loss
+from core.prior_fit import refit_prior
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -265,6 +266,22 @@ class Trainer:
         record.update(train_seconds=seconds, images_per_second=images * self.group.world_size / max(seconds, 1e-9))
         return record
 
+    def refit_prior(self, epoch: int) -> dict:
+        """p(z_c|y) set to its optimum for the encoder as it ends the epoch (core/prior_fit.py); each process
+        reads its share of the training images and the sums are added up, so every process sets the same prior."""
+        gen = torch.Generator().manual_seed(self.cfg.train.seed * 100_003 + epoch + 7)
+        start = time.perf_counter()
+        reduce = None
+        if self.group.world_size > 1:
+            from core.distributed import sum_over_processes
+
+            reduce = lambda t: sum_over_processes(t, self.group)  # noqa: E731
+        moved = refit_prior(self.model, self.splits.train, self._shard(self.splits.labelled, gen),
+                            self._shard(self.splits.unlabelled, gen), self.cfg.objective.num_qyx_samples,
+                            device=self.device, seed=self.cfg.train.seed * 1009 + epoch,
+                            num_workers=loader_workers(self.splits, self.cfg), reduce=reduce)
+        return {**moved, "prior_refit_seconds": time.perf_counter() - start}
+
     def _bar(self, total: int, epoch: int):
         if not (self.progress and self.group.is_main):
             return None
@@ -279,6 +296,9 @@ class Trainer:
         val_idx = np.arange(len(self.splits.val))[: self.cfg.train.eval_limit]
         for epoch in range(self.start_epoch + 1, self.cfg.train.epochs + 1):
             record = {"epoch": epoch, **self.train_epoch(epoch)}
+            refit = self.cfg.train.prior_refit
+            if refit == "epoch" or (refit == "end" and epoch == self.cfg.train.epochs):
+                record.update(self.refit_prior(epoch))
             if self.group.is_main:
                 eval_start = time.perf_counter()
                 record["val_accuracy"] = accuracy(self.model, self.splits.val, val_idx, device=self.device,

@@ -197,7 +197,7 @@ class ExplorerModel:
         self.walk_margin = 3.0
         self.walk_follows = True
         self.walk: Walk | None = None
-        self._prior_agreement: float | None = None
+        self._swap_choice = None
         self._class_stats: tuple | None = None
 
     # ------------------------------------------------------------------ the run and its maps
@@ -216,7 +216,7 @@ class ExplorerModel:
         self.hover, self.a, self.b, self.colour_by, self.hidden = NONE, NONE, NONE, 0, frozenset()
         self.current = self.intervention = self.interpolation = self.walk = None
         self.frame, self.playing = 0, False
-        self._prior_agreement = self._class_stats = None
+        self._class_stats = self._swap_choice = None
         self.events.run_loaded.emit()
         for event in (self.events.intervention, self.events.interpolation, self.events.walk, self.events.playing):
             event.emit()
@@ -441,23 +441,20 @@ class ExplorerModel:
         self.events.intervention.emit()
         return self.intervention
 
-    def prior_agreement(self) -> float:
-        """Share of classes whose learned prior mean the classifier assigns to that class (multi-class runs; 1.0
-        for binary ones). A low share means swaps through p(z_c|y) will not land where the classifier agrees."""
-        if self._prior_agreement is None:
-            import torch
+    def swap_choice(self):
+        """Which swap lands more often on this model, and why (``core.swap_choice``: the run summary's measurement,
+        by the judge when the run was measured, else by the model itself on the loaded points)."""
+        if self._swap_choice is None:
+            from core.swap_choice import for_run
 
-            engine = self.engine
-            if not engine.label_spec.is_multiclass:
-                self._prior_agreement = 1.0
-            else:
-                classes = torch.arange(engine.label_spec.size)
-                loc, _ = engine.prior(classes)
-                self._prior_agreement = float((engine.predict(loc).cpu() == classes).float().mean())
-        return self._prior_agreement
+            lat = self.run.latents
+            self._swap_choice = for_run(self.run.run_dir, self.engine, lat.z_c, lat.z_style)
+        return self._swap_choice
 
     def default_using(self) -> Using:
-        return Using.PRIOR if self.prior_agreement() >= 0.8 else Using.CLASS_STATS
+        from core.swap_choice import CLASS_STATS
+
+        return Using.CLASS_STATS if self.swap_choice().method == CLASS_STATS else Using.PRIOR
 
     def class_statistics(self) -> tuple[np.ndarray, np.ndarray]:
         """(loc, scale) of the encoded points per class as the classifier sees them ([K, Dc]), or per value of each

@@ -90,10 +90,8 @@ class SwapPanel(QWidget):
         self.target_label.setText("to class" if spec.is_multiclass else "attribute")
         self.swap_button.setText("Swap label of A" if spec.is_multiclass else "Flip this attribute of A")
         self.probs.configure(spec.names, label_colours(spec.size), spec.is_multiclass)
-        agreement = m.prior_agreement()
         self.using.setCurrentIndex(USING.index(m.default_using()))
-        self.using.setToolTip(f"the classifier puts {agreement:.0%} of the learned prior's class means in their own "
-                              "class" + ("" if agreement >= 0.8 else "; class statistics chosen by default"))
+        self.using.setToolTip(m.swap_choice().reason())
         self._render()
 
     @property

@@ -24,6 +24,7 @@ from core.judge import Judge, JudgeSettings, load_or_train_judge
 from core.labels import labelled_mask
 from core.measures import class_statistics, measure_all
 from core.run import SUMMARY_FILE, train_run
+from core.run_measures import headline, write_into_summary
 from core.study.grid import Cell, StudyConfig, StudyError, random_subset
 from core.study.report import INVOCATIONS_FILE, REPORT_MD, write_report
 
@@ -221,6 +222,8 @@ def run_study(out: Path, study: StudyConfig, *, log: Callable[[str], None] | Non
             train(run_dir, configs[cell], resume=states[cell] == "partial", progress=False, log=None,
                   on_epoch=progress.on_epoch)
         measures = measure_cell(run_dir, judge, images, study, device, train_sample)
+        # the cell's own summary carries its figures too (and the judge's choice of swap, for the explorer)
+        write_into_summary(run_dir, headline(measures, len(images), study.gen_per_label, judge.test_accuracy))
         if states[cell] != "done":
             epoch_time = sum(progress.epoch_seconds[epochs_before:])
             progress.end_cell(time.perf_counter() - cell_start - epoch_time)
