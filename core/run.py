@@ -30,7 +30,7 @@ from core.data.counts import counts_line, split_counts
 from core.device import pick_device
 from core.errors import CCVAEError
 from core.inference import Engine
-from core.latents import MAPS_FILE, encode_points, save_latents
+from core.latents import MAPS_FILE, encode_points, load_latents, save_latents
 from core.model import CCVAE
 from core.presets import settle_model
 from core.trainer import METRICS_FILE, ProcessGroup, Trainer, accuracy, loader_workers
@@ -165,7 +165,8 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
     # when the run is measured): the explorer offers that one first
     from core.swap_choice import self_read
 
-    summary["swap_choice"] = self_read(Engine(model, cfg, run_dir), latents.z_c, latents.z_style,
+    points = load_latents(run_dir)
+    summary["swap_choice"] = self_read(Engine(model, cfg, run_dir), points.z_c, points.z_style,
                                        seed=cfg.train.seed).to_json()
     ckpt.atomic_write_json(run_dir / SUMMARY_FILE, summary)
     if cfg.train.measure:
