@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 SUBCOMMANDS = {"study": ("core.study.cli", "main"), "latents": ("core.reencode", "main"),
-               "measure": ("core.run_measures", "main")}  # name -> (module, function): extra commands such as `study`, registered below
+               "measure": ("core.run_measures", "main"), "refit-prior": ("core.prior_fit", "main")}  # name -> (module, function): extra commands such as `study`, registered below
 
 
 # option dest -> (part of the RunConfig, field) it sets; ``True`` flags that switch a default off map to False

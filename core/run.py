@@ -216,3 +216,35 @@ def train_run(run_dir: Path, cfg: RunConfig | None = None, *, resume: bool = Fal
     if not group.is_main:
         return {}
     return finish(run_dir, cfg, splits, trainer.model, device, load_history(run_dir), log)
+
+
+def refit_run(run_dir: Path, measure: bool = False, device: str = "cpu",
+              log: Callable[[str], None] | None = None) -> dict:
+    """Set the conditional prior of a finished run to its optimum for the trained encoder (what ``--prior-refit
+    end`` does after the last epoch; core/prior_fit.py), then redo the run's outputs that read the prior
+    (figures, summary with its swap choice; latents and cached maps are unchanged). For runs trained with
+    ``--prior-refit none``, among them every run saved before the option existed. Returns the new summary."""
+    from core.prior_fit import refit_prior
+
+    say = log or (lambda msg: None)
+    run_dir = Path(run_dir)
+    dev = pick_device(device)
+    model, cfg = ckpt.load_run(run_dir, dev)
+    splits = load_data(DataConfig(**cfg.data))
+    _check_labels_match(cfg, splits)
+    if cfg.train.limit_train > 0:
+        splits.labelled = splits.labelled[: cfg.train.limit_train]
+        splits.unlabelled = splits.unlabelled[: cfg.train.limit_train]
+    history = load_history(run_dir)
+    say(f"refitting p(z_c|y) to the encoder of {run_dir} ({len(splits.labelled)} labelled, "
+        f"{len(splits.unlabelled)} unlabelled training images)")
+    moved = refit_prior(model, splits.train, splits.labelled, splits.unlabelled, cfg.objective.num_qyx_samples,
+                        device=dev, seed=cfg.train.seed * 1009 + len(history),
+                        num_workers=loader_workers(splits, cfg))
+    say(f"prior means moved by {moved.get('prior_shift', 0.0):.2f} of their scale on average")
+    cfg.train.prior_refit = "end"  # a --resume with more epochs refits again after its last epoch
+    cfg.train.measure = bool(measure)
+    cfg.extra["prior_refit_after_training"] = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), **moved}
+    ckpt.save_model(run_dir, model)
+    ckpt.save_config(run_dir, cfg)
+    return finish(run_dir, cfg, splits, model, dev, history, say)
