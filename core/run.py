@@ -231,7 +231,7 @@ def refit_run(run_dir: Path, measure: bool = False, device: str = "cpu",
     dev = pick_device(device)
     model, cfg = ckpt.load_run(run_dir, dev)
     splits = load_data(DataConfig(**cfg.data))
-    _check_labels_match(cfg, splits)
+    check_labels_match(cfg, splits)
     if cfg.train.limit_train > 0:
         splits.labelled = splits.labelled[: cfg.train.limit_train]
         splits.unlabelled = splits.unlabelled[: cfg.train.limit_train]
