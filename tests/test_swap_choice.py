@@ -121,3 +121,34 @@ def test_refit_with_unlabelled_images_weights_them_by_the_classifier():
     assert torch.isfinite(after).all()
     assert not torch.allclose(after[3], before[3])
     torch.testing.assert_close(after[np.r_[0:3, 4:10]], before[np.r_[0:3, 4:10]], atol=1e-5, rtol=0)
+
+
+def _tiny_run(tmp_path, refit):
+    from core.presets import run_config
+    from core.run import train_run
+
+    cfg = run_config({"dataset": "mnist5k"}, train={"epochs": 2, "limit_train": 128, "threads": 1, "make_maps": False,
+                                                    "make_figures": False, "prior_refit": refit})
+    run = tmp_path / refit
+    train_run(run, cfg, progress=False)
+    return run
+
+
+def test_training_refits_after_the_last_epoch_and_refit_prior_fixes_an_old_run(tmp_path):
+    from core import checkpoint as ckpt
+    from core.run import load_history, refit_run
+
+    end = _tiny_run(tmp_path, "end")
+    history = load_history(end)
+    assert "prior_shift" not in history[0] and "prior_shift" in history[1]  # once, after the last epoch
+    assert json.loads((end / "summary.json").read_text())["swap_choice"]["measured_by"] == "model"
+
+    old = _tiny_run(tmp_path, "none")
+    assert all("prior_shift" not in r for r in load_history(old))
+    before, _ = ckpt.load_run(old)
+    summary = refit_run(old)
+    after, cfg = ckpt.load_run(old)
+    assert not torch.allclose(before.head.prior_loc, after.head.prior_loc)
+    torch.testing.assert_close(before.encoder.state_dict(), after.encoder.state_dict())  # networks untouched
+    assert cfg.train.prior_refit == "end" and "prior_shift" in cfg.extra["prior_refit_after_training"]
+    assert summary["swap_choice"]["method"] in (PRIOR, CLASS_STATS)
