@@ -99,10 +99,10 @@ def test_measures_in_the_summary_carry_the_judges_choice(tmp_path):
 
 
 def test_the_bundled_model_swaps_through_its_prior():
-    """The bundled model is trained with the refit and measured by the judge: prior swaps land."""
+    """The bundled model's prior is refit and the run measured by the judge: the issue's goals, as stored."""
     summary = json.loads((Engine.from_run().run_dir / "summary.json").read_text())
     assert summary["swap_choice"]["method"] == PRIOR and summary["swap_choice"]["measured_by"] == "judge"
-    assert summary["measures"]["swap_success"] >= 0.95
+    assert summary["measures"]["swap_success"] >= 0.97 and summary["measures"]["cond_gen_acc"] >= 0.97
 
 
 def test_refit_with_unlabelled_images_weights_them_by_the_classifier():
