@@ -199,8 +199,8 @@ def train_run(run_dir: Path, cfg: RunConfig | None = None, *, resume: bool = Fal
         device = distributed.process_device(device)
         wrap_model = wrap_model or distributed.ddp_wrapper(device)
     counts = split_counts(splits)
-    cfg = dataclasses.replace(cfg, extra={**cfg.extra, **distributed.scale_facts(cfg.train.batch_size, cfg.train.lr, group),
-                                          "counts": counts})
+    facts = distributed.scale_facts(cfg.train.batch_size, cfg.train.lr, group)
+    cfg = dataclasses.replace(cfg, extra={**cfg.extra, **facts, "counts": counts})
     if log and group.is_main:
         log(counts_line(counts))
     distributed.agree(group, lambda: group.is_main and _create_run_folder(run_dir, cfg))

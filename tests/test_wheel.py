@@ -53,7 +53,8 @@ def test_the_wheel_carries_the_top_level_layout_and_the_assets(installed):
                  "assets/default_run/maps.npz", "assets/default_run/figures/loss.png", "assets/morpho_run/model.pt",
                  "assets/morpho_run/morphology.json", "assets/morpho_run/maps.npz"):
         assert name in names, name
-    shipped = {str(p.relative_to(ROOT)) for p in (ROOT / "assets").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    shipped = {str(p.relative_to(ROOT)) for p in (ROOT / "assets").rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
     assert shipped <= names, sorted(shipped - names)  # every bundled file, whatever runs are added later
     assert not any(n.startswith("tests/") for n in names)
 
