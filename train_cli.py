@@ -74,7 +74,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--threads", type=at_least(0), help="CPU threads for torch (default 0: all cores; 1 can be faster on a busy machine)")
     t.add_argument("--limit-train", type=at_least(0), help="train on at most N labelled and N unlabelled images (quick smoke runs; default 0: all)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last complete epoch "
-                   "(may change only: " + ", ".join("--" + o.replace("_", "-") for o in RESUMABLE_OPTIONS) + ")")
+                   f"(may change only: {_option_list(resumable_options())})")
     t.add_argument("--map-points", type=at_least(1), help=f"evaluation images given latents and 2-D maps ({_default('train', 'map_points')})")
     t.add_argument("--no-maps", action="store_true", help="skip the UMAP maps (the explorer computes them when opened)")
     t.add_argument("--no-figures", action="store_true")
@@ -84,9 +84,16 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-# what --resume may change (core.run.RESUMABLE_TRAIN_FIELDS, as options, and the loader workers)
-RESUMABLE_OPTIONS = ("epochs", "lr_schedule", "device", "no_amp", "threads", "map_points", "no_maps", "no_figures",
-                     "measure", "workers")
+def resumable_options() -> tuple[str, ...]:
+    """What --resume may change: the options of core.run.RESUMABLE_TRAIN_FIELDS, and the loader workers."""
+    from core.run import RESUMABLE_TRAIN_FIELDS
+
+    option_of = {**{f: o for o, f in TRAIN_OPTIONS.items()}, **{f: o for o, f in TRAIN_FLAGS.items()}}
+    return tuple(option_of[f] for f in RESUMABLE_TRAIN_FIELDS if f in option_of) + ("workers",)
+
+
+def _option_list(options) -> str:
+    return ", ".join("--" + o.replace("_", "-") for o in options)
 
 
 def _given_settings(args, given: set[str]) -> dict[str, dict]:
@@ -142,10 +149,11 @@ def resume_config_from_args(run_dir: Path, args, given: set[str]):
     option_of = {**{v: k for k, v in {**MODEL_OPTIONS, **OBJECTIVE_OPTIONS, **TRAIN_OPTIONS, **DATA_OPTIONS}.items()},
                  **{v: k for k, v in TRAIN_FLAGS.items()}}
     changes: dict[str, dict] = {"train": {}, "data": {}}
+    resumable = resumable_options()
     for part, fields in parts.items():
         for name, value in fields.items():
             option = option_of.get(name, name)
-            if option in RESUMABLE_OPTIONS:
+            if option in resumable:
                 changes[part][name] = value
                 continue
             have = stored.data.get(name) if part == "data" else getattr(getattr(stored, part), name)
@@ -156,7 +164,7 @@ def resume_config_from_args(run_dir: Path, args, given: set[str]):
             if value != have:
                 raise ConfigError(f"--resume: --{option.replace('_', '-')} {value} contradicts the run's "
                                   f"{ckpt.CONFIG_FILE} ({have}); --resume may change only "
-                                  + ", ".join("--" + o.replace("_", "-") for o in RESUMABLE_OPTIONS))
+                                  + _option_list(resumable))
     return dataclasses.replace(stored, train=dataclasses.replace(stored.train, **changes["train"]),
                                data={**stored.data, **changes["data"]})
 
