@@ -91,7 +91,9 @@ def prior_moments(model, data, labelled: np.ndarray, unlabelled: np.ndarray, k: 
             eps = torch.randn((SAMPLES, *loc_c.shape), generator=torch_gen).to(device)
             z_c = loc_c + scale_c * eps  # [S, B, Dc]
             labels = y.to(device) if is_labelled else None
-            m = torch.stack(_moments(model, z_c, _weights(model, z_c, loc_c, scale_c, labels, k)))
+            # sums in float64: the variance is E[z^2] - E[z]^2, which float32 sums would round visibly
+            weights = _weights(model, z_c, loc_c, scale_c, labels, k).double()
+            m = torch.stack(_moments(model, z_c.double(), weights))
             part = m if part is None else part + m
         part = part * (len(indices) / len(used))
         total = part if total is None else total + part

@@ -74,7 +74,8 @@ def no_sampling_noise():
     """Every Gaussian sample the objective draws becomes 0 (z = the encoder mean); test processes only.
     Enter it after the model is built: the prior means are initialised with torch.randn."""
     randn, randn_like = torch.randn, torch.randn_like
-    torch.randn = lambda *size, **kw: torch.zeros(*size, **kw)
+    # (a generator, as the prior refit passes one, has nothing to draw)
+    torch.randn = lambda *size, generator=None, **kw: torch.zeros(*size, **kw)
     torch.randn_like = lambda t, **kw: torch.zeros_like(t, **kw)
     try:
         yield
