@@ -1,14 +1,16 @@
 """2-D maps of the latents (UMAP), their cache beside a run, and a fast map back from 2-D to a latent.
 
-The explorer shows every encoded image as a point on a 2-D map of z_c and another of z_s. Fitting UMAP is slow
-(numba compiles on the first fit, tens of seconds; later fits of 60,000 points still take several seconds), so
-maps are computed once, in a background worker, and cached in an ``.npz`` beside the checkpoint.
+The explorer shows every encoded image as a point on a 2-D map of z_c and another of z_s. The maps are umap-learn's
+algorithm on exact neighbours, with its numba kernels cached on disk (see "umap-learn's algorithm, driven from
+here" below for where a plain ``umap.UMAP`` fit loses its time); they are computed once, at the end of training or
+in the explorer's background worker, and cached in an ``.npz`` beside the checkpoint.
 
 Dragging a handle on a map asks "which latent sits under this 2-D point?" at mouse speed. umap-learn's
 ``inverse_transform`` needs close to a minute per point on 60,000 points, so ``InverseMap`` answers instead with
 inverse-distance weighting over the nearest mapped points (a k-d tree query, tens of microseconds).
 
-Nothing here imports Qt; umap is imported lazily inside ``fit_map`` because its import alone costs seconds.
+Nothing here imports Qt; umap is imported lazily inside ``fit_map`` because its import alone costs seconds (tens of
+seconds the first time after install, while numba fills its cache).
 """
 from __future__ import annotations
 
@@ -31,15 +33,16 @@ Progress = Callable[[str, float], None]
 ShouldStop = Callable[[], bool]
 
 # Bump when the way maps are computed or stored changes, so old caches are recomputed rather than trusted.
-CACHE_FORMAT = "ccvae-maps-v1;umap n_neighbors=15 min_dist=0.1"
+CACHE_FORMAT = "ccvae-maps-v2;umap n_neighbors=15 min_dist=0.1, exact neighbours"
 
-# numba's default threading layer (workqueue) is not safe for concurrent callers from several Python threads,
-# and two fits at once would only fight over the same cores anyway: one fit at a time, process-wide.
+# umap-learn's own UMAP class (the fallback) and cuML run parallel numba or GPU code that is not safe for
+# concurrent callers from several Python threads: those fits take this lock. Our serial kernels need none.
 _FIT_LOCK = threading.Lock()
 
 
 class Cancelled(Exception):
-    """Raised by ``fit_map``/``compute_maps`` when ``should_stop()`` returned True between two phases."""
+    """Raised by ``fit_map``/``compute_maps`` when ``should_stop()`` returned True (checked between phases and
+    after every optimisation epoch)."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -115,16 +118,156 @@ def _fit_umap_learn(umap_module, latents: np.ndarray, seed: int, n_neighbors: in
     return np.asarray(out, dtype=np.float32)
 
 
+# --------------------------------------------------------------------------------------------------------------
+# umap-learn's algorithm, driven from here so that a new process does not spend a minute compiling
+# --------------------------------------------------------------------------------------------------------------
+#
+# Where a cold ``umap.UMAP(random_state=seed).fit_transform`` spends its time (bench/map_time.py): numba compiles
+# pynndescent's NN-descent and umap-learn's graph and layout functions in every process, because none of those
+# functions is compiled with ``cache=True`` (a NUMBA_CACHE_DIR does not help). The neighbour search itself, the
+# spectral initialisation and the optimisation are a few seconds at 5,000 points. So the fit below runs
+# umap-learn's own steps, with two changes that leave the algorithm as it is:
+# - the neighbours are exact, from scipy's cKDTree (the latents have at most a few hundred dimensions; NN-descent
+#   only approximates them), so pynndescent never compiles;
+# - umap-learn's numba kernels (the membership strengths of the fuzzy graph and the optimisation epoch) are compiled
+#   again from the same Python functions with ``cache=True`` and ``nogil=True``: the first process after install
+#   compiles them once into numba's cache (next to umap-learn, or the user's cache folder where that is read-only),
+#   later processes load them, and the two maps of a run can be fitted at once on two cores.
+# The epoch loop is ours so that progress is reported, and a stop honoured, after every optimisation epoch.
+
+_NO_KERNELS = object()
+_kernels = None
+_kernels_lock = threading.Lock()
+
+
+@dataclass
+class _UmapKernels:
+    umap_: object      # the umap.umap_ module (find_ab_params, make_epochs_per_sample, noisy_scale_coords, ...)
+    spectral: object   # umap.spectral.spectral_layout
+    smooth_knn_dist: Callable
+    membership_strengths: Callable
+    epoch: Callable
+
+
+def _umap_kernels() -> _UmapKernels | None:
+    """umap-learn's functions and cached, GIL-free compilations of its numba kernels; None if this umap-learn
+    lacks them (then ``_fit_umap_learn`` runs the ``UMAP`` class instead)."""
+    global _kernels
+    with _kernels_lock:
+        if _kernels is None:
+            _kernels = _build_kernels()
+        return None if _kernels is _NO_KERNELS else _kernels
+
+
+def _build_kernels():
+    try:
+        import numba
+        import umap.layouts as layouts
+        import umap.spectral as spectral
+        import umap.umap_ as umap_
+
+        def cached(dispatcher_or_function):
+            # same Python source, same numba options (locals, fastmath), but serial, cached and releasing the GIL
+            func = getattr(dispatcher_or_function, "py_func", dispatcher_or_function)
+            options = dict(getattr(dispatcher_or_function, "targetoptions", {}))
+            options.pop("nopython", None)
+            options.update(parallel=False, cache=True, nogil=True)
+            return numba.njit(**options)(func)
+
+        return _UmapKernels(
+            umap_=umap_, spectral=spectral.spectral_layout,
+            smooth_knn_dist=cached(umap_.smooth_knn_dist),
+            membership_strengths=cached(umap_.compute_membership_strengths),
+            epoch=numba.njit(fastmath=True, parallel=False, cache=True, nogil=True)(
+                layouts._optimize_layout_euclidean_single_epoch))
+    except (ImportError, AttributeError) as exc:  # another umap-learn layout: the slower UMAP class still works
+        log.warning("umap-learn's internals are not where expected (%s); using its UMAP class", exc)
+        return _NO_KERNELS
+
+
+def exact_neighbours(latents: np.ndarray, k: int, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """[N, D] -> (indices [N, k] int32, distances [N, k] float32) of each point's k nearest points, itself included.
+
+    Exact (a k-d tree), so the same latents always give the same neighbours.
+    """
+    dist, idx = cKDTree(latents).query(latents, k=k, workers=workers)
+    return np.ascontiguousarray(idx, dtype=np.int32), np.ascontiguousarray(dist, dtype=np.float32)
+
+
+def default_epochs(n: int) -> int:
+    """umap-learn's default number of optimisation epochs for N points."""
+    return 500 if n <= 10_000 else 200
+
+
+def _fuzzy_graph(kern: _UmapKernels, knn_idx: np.ndarray, knn_dist: np.ndarray, n_neighbors: int):
+    """umap-learn's fuzzy simplicial set (local connectivity 1, fuzzy union) of a kNN graph -> scipy COO [N, N]."""
+    import scipy.sparse
+
+    n = len(knn_idx)
+    sigmas, rhos = kern.smooth_knn_dist(knn_dist, float(n_neighbors), local_connectivity=1.0)
+    rows, cols, vals, _ = kern.membership_strengths(knn_idx, knn_dist, sigmas, rhos, False, False)
+    graph = scipy.sparse.coo_matrix((vals, (rows, cols)), shape=(n, n))
+    graph.eliminate_zeros()
+    transpose = graph.transpose()
+    graph = (graph + transpose - graph.multiply(transpose)).tocoo()
+    graph.sum_duplicates()
+    graph.eliminate_zeros()
+    return graph
+
+
+def _fit_umap_kernels(kern: _UmapKernels, latents: np.ndarray, seed: int, n_neighbors: int, min_dist: float,
+                      progress: Progress | None, should_stop: ShouldStop | None, workers: int = 1) -> np.ndarray:
+    """[N, D] -> [N, 2] float32: umap-learn's fit (spectral init, its SGD epochs) on exact neighbours, seeded.
+
+    Mirrors ``umap.umap_.simplicial_set_embedding`` for a Euclidean input and output without densMAP: same
+    graph pruning, epochs per sample, initial scaling, learning-rate schedule and negative sampling.
+    """
+    u = kern.umap_
+    n = len(latents)
+    random_state = np.random.RandomState(seed)
+    _report(progress, "nearest neighbours", 0.02)
+    knn_idx, knn_dist = exact_neighbours(latents, n_neighbors, workers)
+    _check_stop(should_stop)
+    _report(progress, "neighbour graph", 0.08)
+    graph = _fuzzy_graph(kern, knn_idx, knn_dist, n_neighbors)
+    n_epochs = default_epochs(n)
+    graph.data[graph.data < graph.data.max() / float(n_epochs)] = 0.0
+    graph.eliminate_zeros()
+    _check_stop(should_stop)
+    _report(progress, "spectral initialisation", 0.12)
+    embedding = kern.spectral(latents, graph, 2, random_state)
+    embedding = u.noisy_scale_coords(embedding, random_state, max_coord=10, noise=0.0001)
+    embedding = (10.0 * (embedding - embedding.min(0)) / (embedding.max(0) - embedding.min(0))).astype(np.float32, order="C")
+    a, b = u.find_ab_params(1.0, min_dist)
+    epochs_per_sample = u.make_epochs_per_sample(graph.data, n_epochs)
+    rng_state = random_state.randint(u.INT32_MIN, u.INT32_MAX, 3).astype(np.int64)
+    head, tail = graph.row, graph.col
+    epochs_per_negative_sample = epochs_per_sample / 5.0  # negative_sample_rate 5
+    next_negative = epochs_per_negative_sample.copy()
+    next_sample = epochs_per_sample.copy()
+    rng_per_sample = np.full((n, len(rng_state)), rng_state, dtype=np.int64) + \
+        embedding[:, 0].astype(np.float64).view(np.int64).reshape(-1, 1)
+    zeros = np.zeros(1, dtype=np.float32)
+    alpha = 1.0
+    for epoch in range(n_epochs):
+        _check_stop(should_stop)
+        kern.epoch(embedding, embedding, head, tail, n, epochs_per_sample, a, b, rng_per_sample, 1.0, 2, True, alpha,
+                   epochs_per_negative_sample, next_negative, next_sample, epoch, False, zeros, zeros, 0, 0, 0, 0,
+                   zeros, zeros, 0)
+        alpha = 1.0 - epoch / float(n_epochs)
+        _report(progress, f"optimising, epoch {epoch + 1}/{n_epochs}", 0.15 + 0.85 * (epoch + 1) / n_epochs)
+    return embedding
+
+
 def fit_map(latents: np.ndarray, *, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
-            progress: Progress | None = None, should_stop: ShouldStop | None = None) -> np.ndarray:
-    """Fit a 2-D map of ``latents`` [N, D]; return [N, 2] float32.
+            progress: Progress | None = None, should_stop: ShouldStop | None = None, workers: int = 1) -> np.ndarray:
+    """Fit a 2-D map of ``latents`` [N, D]; return [N, 2] float32. The same latents and seed give the same map.
 
     - D <= 2: the latents themselves (zero-padded to 2 columns); no fit.
     - N < n_neighbors + 2: PCA (UMAP's neighbour graph needs more points than neighbours).
-    - otherwise UMAP: cuML on a GPU if importable, else umap-learn.
-    ``progress(phase, fraction)`` hears "importing umap", "fitting" and "done" (umap-learn has no finer hook).
-    ``should_stop()`` is polled between phases; a True answer raises ``Cancelled``. A fit already running inside
-    UMAP cannot be interrupted. Fits are serialised by a process-wide lock (numba dislikes concurrent callers).
+    - otherwise UMAP: cuML on a GPU if importable, else umap-learn's algorithm on exact neighbours (see above).
+    ``progress(phase, fraction)`` hears the phases and every optimisation epoch. ``should_stop()`` is polled
+    between phases and epochs; a True answer raises ``Cancelled``. ``workers``: threads for the neighbour search.
     """
     latents = np.asarray(latents, dtype=np.float32)
     if latents.ndim != 2:
@@ -137,17 +280,25 @@ def fit_map(latents: np.ndarray, *, seed: int = 0, n_neighbors: int = 15, min_di
         _report(progress, "done", 1.0)
         return out
 
-    _report(progress, "importing umap", 0.0)
-    with _FIT_LOCK:
-        out = _fit_gpu_umap(latents, seed, n_neighbors, min_dist) if _cuml_available() else None
-        if out is None:
-            import umap  # lazy: seconds of numba compile on first import
+    if _cuml_available():
+        with _FIT_LOCK:
+            out = _fit_gpu_umap(latents, seed, n_neighbors, min_dist)
+        if out is not None:
+            _report(progress, "done", 1.0)
+            return out
+    _report(progress, "loading umap-learn", 0.0)
+    kern = _umap_kernels()
+    _check_stop(should_stop)
+    if kern is not None:  # serial, GIL-free kernels: several fits may run at once
+        out = _fit_umap_kernels(kern, latents, seed, n_neighbors, min_dist, progress, should_stop, workers)
+    else:
+        import umap
 
-            _check_stop(should_stop)
+        with _FIT_LOCK:
             _report(progress, "fitting", 0.1)
             out = _fit_umap_learn(umap, latents, seed, n_neighbors, min_dist)
     _report(progress, "done", 1.0)
-    return out
+    return np.asarray(out, dtype=np.float32)
 
 
 def _cuml_available() -> bool:
@@ -190,16 +341,65 @@ def _progress_slice(progress: Progress | None, lo: float, hi: float, label: str)
     return lambda phase, frac: progress(f"{label}: {phase}", lo + (hi - lo) * frac)
 
 
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def compute_maps(z_c: np.ndarray, z_style: np.ndarray, *, seed: int = 0, progress: Progress | None = None,
                  should_stop: ShouldStop | None = None) -> LatentMaps:
-    """Fit the z_c map and the z_s map. z_c: [N, Dc], z_style: [N, Ds] -> LatentMaps with two [N, 2] maps."""
+    """Fit the z_c map and the z_s map. z_c: [N, Dc], z_style: [N, Ds] -> LatentMaps with two [N, 2] maps.
+
+    With two cores or more the two fits run at once, one per thread (each fit is serial; umap-learn's kernels are
+    compiled GIL-free). ``progress`` then hears both, serialised, from either thread; its fraction is the mean of
+    the two fits'. Each map depends only on its own latents and the seed, so running them at once changes nothing.
+    """
     if len(z_c) != len(z_style):
         raise ValueError(f"z_c and z_style disagree on N: {len(z_c)} vs {len(z_style)}")
     key = maps_cache_key(z_c, z_style, seed)
-    zc_map = fit_map(z_c, seed=seed, progress=_progress_slice(progress, 0.0, 0.5, "z_c"), should_stop=should_stop)
-    style_map = fit_map(z_style, seed=seed, progress=_progress_slice(progress, 0.5, 1.0, "z_s"),
-                        should_stop=should_stop)
-    return LatentMaps(zc=zc_map, style=style_map, key=key)
+    cores = _usable_cores()
+    if cores < 2 or _cuml_available():
+        zc_map = fit_map(z_c, seed=seed, progress=_progress_slice(progress, 0.0, 0.5, "z_c"),
+                         should_stop=should_stop, workers=cores)
+        style_map = fit_map(z_style, seed=seed, progress=_progress_slice(progress, 0.5, 1.0, "z_s"),
+                            should_stop=should_stop, workers=cores)
+        return LatentMaps(zc=zc_map, style=style_map, key=key)
+
+    lock = threading.Lock()
+    fractions = {"z_c": 0.0, "z_s": 0.0}
+    failed = threading.Event()  # one fit failing or cancelled stops the other at its next epoch
+
+    def part_progress(label: str) -> Progress:
+        def report(phase: str, fraction: float) -> None:
+            with lock:
+                fractions[label] = fraction
+                if progress is not None:
+                    progress(f"{label}: {phase}", sum(fractions.values()) / 2)
+        return report
+
+    def stop() -> bool:
+        return failed.is_set() or (should_stop is not None and should_stop())
+
+    results: dict[str, np.ndarray] = {}
+    errors: list[BaseException] = []
+
+    def fit(label: str, latents: np.ndarray) -> None:
+        try:
+            results[label] = fit_map(latents, seed=seed, progress=part_progress(label), should_stop=stop,
+                                     workers=max(1, cores // 2))
+        except BaseException as exc:  # re-raised in the calling thread
+            errors.append(exc)
+            failed.set()
+
+    style_thread = threading.Thread(target=fit, args=("z_s", z_style), name="style map", daemon=True)
+    style_thread.start()
+    fit("z_c", z_c)
+    style_thread.join()
+    if errors:  # a real error before a Cancelled it caused in the other fit
+        raise next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
+    return LatentMaps(zc=results["z_c"], style=results["z_s"], key=key)
 
 
 def save_maps(path: str | os.PathLike, maps: LatentMaps) -> None:

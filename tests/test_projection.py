@@ -32,8 +32,53 @@ def test_map_shape_dtype_and_progress(umap_fit):
     assert emb.shape == (len(latents), 2) and emb.dtype == np.float32
     assert np.isfinite(emb).all()
     names = [p for p, _ in phases]
-    assert names[0] == "importing umap" and "fitting" in names and names[-1] == "done"
-    assert phases[-1][1] == 1.0
+    assert names[0] == "loading umap-learn" and names[-1] == "done"
+    for phase in ("nearest neighbours", "neighbour graph", "spectral initialisation"):
+        assert phase in names
+    # progress moves with every optimisation epoch, not only per phase
+    epochs = projection.default_epochs(len(latents))
+    assert [p for p in names if p.startswith("optimising")] == [f"optimising, epoch {e}/{epochs}"
+                                                                for e in range(1, epochs + 1)]
+    fractions = [f for _, f in phases]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_same_latents_and_seed_give_the_same_map_in_a_new_process(umap_fit, tmp_path):
+    """The maps cache key is the latents and the seed: a fit in another process (numba's cache loaded, not
+    compiled) must give the very same map; another seed a different one."""
+    import subprocess
+    import sys
+
+    latents, _, emb, _ = umap_fit
+    np.save(tmp_path / "z.npy", latents)
+    code = ("import sys, numpy as np; from core.projection import fit_map; "
+            "np.save(sys.argv[2], fit_map(np.load(sys.argv[1]), seed=0))")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "z.npy"), str(tmp_path / "map.npy")], check=True,
+                   env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    np.testing.assert_array_equal(np.load(tmp_path / "map.npy"), emb)
+    np.testing.assert_array_equal(fit_map(latents, seed=0), emb)
+    assert not np.allclose(fit_map(latents, seed=1), emb)
+
+
+def test_two_maps_at_once_equal_each_fitted_alone(umap_fit):
+    """compute_maps fits z_c and style in two threads on two cores; each map is what fit_map gives alone."""
+    latents, _, emb, _ = umap_fit
+    style = np.random.default_rng(5).normal(size=(len(latents), 3)).astype(np.float32)
+    reports = []
+    maps = compute_maps(latents, style, seed=0, progress=lambda p, f: reports.append((p, f)))
+    np.testing.assert_array_equal(maps.zc, emb)
+    np.testing.assert_array_equal(maps.style, fit_map(style, seed=0))
+    assert {p.split(":")[0] for p, _ in reports} == {"z_c", "z_s"}
+    assert reports[-1][1] == 1.0
+
+
+def test_neighbours_are_exact():
+    z = np.random.default_rng(2).normal(size=(200, 7)).astype(np.float32)
+    idx, dist = projection.exact_neighbours(z, 5)
+    full = np.linalg.norm(z[:, None] - z[None], axis=-1)
+    np.testing.assert_array_equal(idx, np.argsort(full, axis=1)[:, :5])
+    np.testing.assert_allclose(dist, np.sort(full, axis=1)[:, :5], rtol=1e-5, atol=1e-5)
+    assert idx.dtype == np.int32 and dist.dtype == np.float32
 
 
 def test_clusters_stay_separated(umap_fit):
@@ -75,19 +120,36 @@ def test_cancel_before_start_raises():
         fit_map(z, should_stop=lambda: True)
 
 
-def test_cancel_between_phases_raises(umap_fit):
-    """Cancelled after the import phase, before UMAP fits (umap already imported by the fixture: cheap)."""
+def test_cancel_during_optimisation_raises(umap_fit):
+    """A stop asked for in the middle of the optimisation ends the fit at the next epoch."""
     z, _ = _clusters(n_per=20)
-    calls = []
+    phases = []
 
     def should_stop():
-        calls.append(1)
-        return len(calls) >= 2
+        return sum(p.startswith("optimising") for p in phases) >= 3
 
-    phases = []
     with pytest.raises(Cancelled):
         fit_map(z, should_stop=should_stop, progress=lambda p, f: phases.append(p))
-    assert phases == ["importing umap"]
+    assert phases[-1] == f"optimising, epoch 3/{projection.default_epochs(len(z))}"
+
+
+def test_cancel_stops_both_maps(umap_fit):
+    z, _ = _clusters(n_per=20)
+    phases = []
+
+    def should_stop():
+        return len(phases) > 20
+
+    with pytest.raises(Cancelled):
+        compute_maps(z, z[:, :3].copy(), should_stop=should_stop, progress=lambda p, f: phases.append(p))
+    assert not [t for t in threading.enumerate() if t.name == "style map"]
+
+
+def test_missing_umap_internals_fall_back_to_the_umap_class(monkeypatch):
+    import umap.layouts
+
+    monkeypatch.delattr(umap.layouts, "_optimize_layout_euclidean_single_epoch")
+    assert projection._build_kernels() is projection._NO_KERNELS
 
 
 def test_fits_from_two_threads_run_one_at_a_time(monkeypatch):
