@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from core.atomic import atomic_write_bytes
 from core.knn import NeighbourBlend
