@@ -81,8 +81,8 @@ class MainWindow(QMainWindow):
         top.addStretch(1)
         top.addWidget(self.selection_label)
 
-        self.maps = {"zc": MapView(self.qt_model, "zc", "z_c: characteristics (UMAP)"),
-                     "style": MapView(self.qt_model, "style", "style latent (UMAP)")}
+        self.maps = {"zc": MapView(self.qt_model, "zc", "z_c: characteristics"),
+                     "style": MapView(self.qt_model, "style", "style latent")}
         for view in self.maps.values():
             view.setMinimumSize(180, 160)
             view.setToolTip(HELP)
@@ -302,9 +302,12 @@ class MainWindow(QMainWindow):
 
     @property
     def is_ready(self) -> bool:
-        return self.model.maps is not None
+        """The run's UMAP maps are drawn (a provisional PCA map, shown while they are computed, is not enough)."""
+        return self.model.maps is not None and not self.model.maps.provisional
 
     def _on_maps_ready(self) -> None:
+        if self.model.maps.provisional:  # the worker is still on its way to the UMAP maps
+            return
         self.progress.hide()
         self.progress_label.setText("")
         self.ready.emit()

@@ -48,7 +48,8 @@ class MapView(pg.PlotWidget):
         self._tree_index = np.zeros(0, dtype=np.int64)  # tree row -> point index (visible points only)
         self._placing = False  # True while the handle is moved by code, not by the mouse
         plot = self.getPlotItem()
-        plot.setTitle(title, color="#202020", size="11pt")
+        self._title = title
+        self._set_title("UMAP")
         plot.hideButtons()
         plot.setMenuEnabled(False)
         for axis in ("left", "bottom"):
@@ -131,8 +132,13 @@ class MapView(pg.PlotWidget):
         self._set_range_quietly(xRange=(-1, 1), yRange=(-1, 1))
         self._build_legend()
 
+    def _set_title(self, method: str) -> None:
+        self.getPlotItem().setTitle(f"{self._title} ({method})", color="#202020", size="11pt")
+
     def _on_maps_ready(self) -> None:
+        # a provisional PCA map first when the run has no maps yet; the UMAP map then replaces it point for point
         points = self.points()
+        self._set_title("PCA until UMAP is ready" if self.model.maps.provisional else "UMAP")
         self.message.hide()
         self.scatter.setData(pos=points, data=np.arange(len(points)), pen=None, size=POINT_SIZE,
                              brush=self._point_brushes())

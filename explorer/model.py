@@ -27,7 +27,7 @@ import numpy as np
 from core.class_stats import attribute_stats, class_stats, move_between
 from core.imaging import to_uint8
 from core.knn import ForwardMap
-from core.projection import InverseMap, LatentMaps
+from core.projection import InverseMap, LatentMaps, provisional_maps
 
 MAP_NAMES = ("zc", "style")  # the two maps: of the characteristic latent z_c and of the style latent
 MAP_TITLES = {"zc": "z_c map", "style": "style map"}
@@ -220,8 +220,8 @@ class ExplorerModel:
         self.events.run_loaded.emit()
         for event in (self.events.intervention, self.events.interpolation, self.events.walk, self.events.playing):
             event.emit()
-        if run.maps is not None:
-            self.set_maps(run.maps)
+        # without cached maps, a PCA of the latents stands in at once until the UMAP maps arrive (set_maps again)
+        self.set_maps(run.maps if run.maps is not None else provisional_maps(run.latents.z_c, run.latents.z_style))
         self.select_a(0)
 
     def set_maps(self, maps: LatentMaps) -> None:
@@ -229,7 +229,8 @@ class ExplorerModel:
         if len(maps.zc) != len(lat):
             raise ValueError(f"maps of {len(maps.zc)} points for {len(lat)} latents")
         self.maps = maps
-        self.run.maps = maps
+        if not maps.provisional:
+            self.run.maps = maps
         for name, latent in (("zc", lat.z_c), ("style", lat.z_style)):
             points = self.map_points(name)
             self.inverse[name] = InverseMap(points, latent, k=8)

@@ -44,15 +44,23 @@ def runs(tmp_path_factory, qapp):
     window.show_run(RunData.open(mapped))
     assert window.worker is not None and not window.is_ready
     assert window.progress.isVisibleTo(window)
+    drawn = lambda view: np.c_[view.scatter.data["x"], view.scatter.data["y"]]  # noqa: E731
+    # at once, before the worker has done anything: a provisional PCA map of every point
+    provisional = {name: (drawn(view), window.model.map_points(name).copy(), view.getPlotItem().titleLabel.text)
+                   for name, view in window.maps.items()}
+    assert window.model.maps.provisional
     window.worker.progress.connect(lambda phase, frac: progress.append((phase, frac)))
     deadline = time.monotonic() + 240
     while not window.is_ready and time.monotonic() < deadline:
         qapp.processEvents()
         time.sleep(0.02)
     ready = window.is_ready
+    final = {name: (drawn(view), window.model.map_points(name).copy(), view.getPlotItem().titleLabel.text,
+                    int(view.scatter.data["visible"].sum()))
+             for name, view in window.maps.items()}
     window.close()
     assert ready, "the map worker did not finish in 240 s"
-    return {"mapped": mapped, "bare": bare, "progress": progress}
+    return {"mapped": mapped, "bare": bare, "progress": progress, "provisional": provisional, "final": final}
 
 
 @pytest.fixture(autouse=True)
@@ -101,6 +109,25 @@ def test_worker_computed_and_cached_maps(runs):
     run = RunData.open(runs["mapped"])
     assert run.maps is not None and run.maps.zc.shape == (MAP_POINTS, 2)
     assert RunData.open(runs["bare"]).maps is None
+
+
+def test_a_provisional_pca_map_is_replaced_by_umap_point_for_point(runs):
+    """Opening a run without maps draws a PCA of its latents at once; the UMAP map then replaces it with every
+    point still there (none vanishes in between)."""
+    from core.projection import provisional_maps
+
+    latents = RunData.open(runs["bare"]).latents
+    pca = provisional_maps(latents.z_c, latents.z_style)
+    umap_maps = RunData.open(runs["mapped"]).maps
+    for name in ("zc", "style"):
+        drawn, model_points, title = runs["provisional"][name]
+        np.testing.assert_allclose(drawn, pca.zc if name == "zc" else pca.style)
+        np.testing.assert_array_equal(model_points, pca.zc if name == "zc" else pca.style)
+        assert "PCA" in title
+        drawn, model_points, title, visible = runs["final"][name]
+        np.testing.assert_allclose(drawn, umap_maps.zc if name == "zc" else umap_maps.style)
+        assert visible == MAP_POINTS and "UMAP" in title and "PCA" not in title
+        assert not np.allclose(drawn, runs["provisional"][name][0])
 
 
 def test_loading_a_run_populates_both_maps_and_panels(window):

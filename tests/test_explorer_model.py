@@ -199,3 +199,26 @@ def test_core_and_the_model_never_import_qt():
             "bad = [m for m in sys.modules if m.startswith(('PyQt', 'pyqtgraph'))]; print(bad); sys.exit(bool(bad))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_run_without_maps_gets_a_provisional_pca_map_until_umap_arrives(run):
+    """No maps cached: a PCA of the latents stands in at once (drag and placement work on it), is never stored on
+    the run, and the UMAP maps replace it with every point and the current latent placed again."""
+    from dataclasses import replace
+
+    from core.projection import provisional_maps
+
+    bare = replace(run, maps=None)
+    m = ExplorerModel()
+    seen = record(m)
+    m.load(bare)
+    pca = provisional_maps(run.latents.z_c, run.latents.z_style)
+    assert m.maps.provisional and bare.maps is None and "maps_ready" in seen
+    np.testing.assert_array_equal(m.map_points("zc"), pca.zc)
+    np.testing.assert_allclose(m.current.positions["style"], pca.style[0])
+    # the first principal axis carries the most variance of z_c
+    assert m.map_points("zc")[:, 0].var() >= m.map_points("zc")[:, 1].var()
+    seen.clear()
+    m.set_maps(run.maps)
+    assert not m.maps.provisional and bare.maps is run.maps and "maps_ready" in seen
+    np.testing.assert_allclose(m.current.positions["zc"], run.maps.zc[0])
