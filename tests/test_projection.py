@@ -152,9 +152,10 @@ def test_missing_umap_internals_fall_back_to_the_umap_class(monkeypatch):
     assert projection._build_kernels() is projection._NO_KERNELS
 
 
-def test_fits_from_two_threads_run_one_at_a_time(monkeypatch):
-    """numba's default threading layer is unsafe for concurrent callers: two threads asking for maps at once (the
-    explorer's map job and a script) must fit one after the other, and both must get their map."""
+def test_fallback_fits_from_two_threads_run_one_at_a_time(monkeypatch):
+    """umap-learn's UMAP class (the fallback when its internals moved) runs parallel numba code, unsafe for
+    concurrent callers: two threads asking for maps at once must fit one after the other, and both get their map.
+    (The usual path, serial GIL-free kernels, runs two fits at once: test_two_maps_at_once_equal_each_fitted_alone.)"""
     import time
 
     real_fit, active, most = projection._fit_umap_learn, [0], [0]
@@ -169,6 +170,7 @@ def test_fits_from_two_threads_run_one_at_a_time(monkeypatch):
             active[0] -= 1
 
     monkeypatch.setattr(projection, "_cuml_available", lambda: False)
+    monkeypatch.setattr(projection, "_umap_kernels", lambda: None)
     monkeypatch.setattr(projection, "_fit_umap_learn", counting_fit)
     z, _ = _clusters(n_per=20)
     results = [None, None]
