@@ -82,7 +82,21 @@ def window(qtbot, runs):
     win.show()
     qtbot.waitExposed(win)
     assert win.is_ready
+    settle_layout(qtbot, win)
     return win
+
+
+def settle_layout(qtbot, win) -> None:
+    """Wait until both plot areas stop moving: after the first paint each left axis takes the width of its tick
+    labels (which depend on the map), shifting the plot by up to ~15 px, so a point's screen position computed
+    earlier could miss it."""
+    last = None
+    for _ in range(100):
+        now = [view.view.sceneBoundingRect() for view in win.maps.values()]
+        if now == last:
+            return
+        last = now
+        qtbot.wait(30)
 
 
 def scene_point(view, xy) -> QPointF:
