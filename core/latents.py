@@ -20,6 +20,10 @@ LATENTS_FILE = "latents.npz"
 MAPS_FILE = "maps.npz"
 SPLIT_NAMES = ("test", "val", "train")
 _MAX_STORED_IMAGE_BYTES = 64 * 2**20
+# Thumbnails, when the full images are too big to keep: the largest side that keeps them under the budget
+# (never above the image's own side). 10,000 RGB points get 32x32: 30 MB raw, less compressed (see README).
+_THUMBNAIL_BUDGET_BYTES = 32 * 2**20
+_THUMBNAIL_SIDES = (64, 48, 32)
 
 
 @dataclass
@@ -31,6 +35,7 @@ class Latents:
     split: np.ndarray        # [N] int8 index into SPLIT_NAMES
     index: np.ndarray        # [N] int64 index within that split
     images: np.ndarray | None = None  # [N, C, H, W] uint8, when stored
+    thumbnails: np.ndarray | None = None  # [N, C, t, t] uint8, when the images are too big to store
 
     def __len__(self) -> int:
         return len(self.z_c)
@@ -47,14 +52,27 @@ def select_points(splits, limit: int) -> list[tuple[int, np.ndarray]]:
     return chosen
 
 
+def thumbnail_side(count: int, image_shape: tuple[int, int, int]) -> int:
+    """Side of the stored thumbnails of ``count`` images of ``image_shape`` (C, H, W)."""
+    channels, side = int(image_shape[0]), int(image_shape[1])
+    fitting = [t for t in _THUMBNAIL_SIDES if count * channels * t * t <= _THUMBNAIL_BUDGET_BYTES]
+    return min(side, fitting[0] if fitting else _THUMBNAIL_SIDES[-1])
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    return (x * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
 @torch.inference_mode()
 def encode_points(model, splits, limit: int, device, batch_size: int = 500, num_workers: int = 0) -> Latents:
     from core.data import iterate_batches
 
     model.eval()
-    parts: dict[str, list] = {k: [] for k in ("z_c", "z_style", "labels", "probs", "split", "index", "images")}
+    parts: dict[str, list] = {k: [] for k in ("z_c", "z_style", "labels", "probs", "split", "index", "images",
+                                              "thumbnails")}
     shape = tuple(splits.image_shape)
     store_images = limit * int(np.prod(shape)) <= _MAX_STORED_IMAGE_BYTES
+    side = thumbnail_side(sum(len(i) for _, i in select_points(splits, limit)), shape)
     for sid, indices in select_points(splits, limit):
         data = getattr(splits, SPLIT_NAMES[sid])
         for x, y in iterate_batches(data, indices, batch_size, shuffle=False, generator=None, num_workers=num_workers):
@@ -65,7 +83,10 @@ def encode_points(model, splits, limit: int, device, batch_size: int = 500, num_
             parts["probs"].append(model.classify(z_c).cpu().numpy())
             parts["labels"].append(y.numpy())
             if store_images:
-                parts["images"].append((x * 255).round().clamp(0, 255).to(torch.uint8).numpy())
+                parts["images"].append(_to_uint8(x))
+            else:  # antialiased bilinear: a smooth small picture, not every n-th pixel
+                parts["thumbnails"].append(_to_uint8(torch.nn.functional.interpolate(
+                    x.float(), size=(side, side), mode="bilinear", antialias=True, align_corners=False)))
         parts["split"].append(np.full(len(indices), sid, dtype=np.int8))
         parts["index"].append(indices.astype(np.int64))
     arrays = {k: np.concatenate(v) for k, v in parts.items() if v}

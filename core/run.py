@@ -82,6 +82,10 @@ def prepare(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConf
         cfg = stored if cfg is None else resumed_config(stored, cfg)
     elif exists:
         raise RunError(f"{run_dir} already holds a run; use --resume to continue it, or choose another --out")
+    else:  # absolute paths in config.json: the run's data are found from any working directory
+        for key in ("data_dir", "labels_csv"):
+            if cfg.data.get(key):
+                cfg.data[key] = str(Path(cfg.data[key]).expanduser().resolve())
     splits = load_data(DataConfig(**cfg.data))
     if not resume:  # the data decides the label kind, image shape (z_c's size, the likelihood) of a new run
         cfg = dataclasses.replace(cfg, model=settle_model(cfg.model, splits.label_spec, splits.image_shape))

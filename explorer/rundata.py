@@ -2,49 +2,24 @@
 
 ``RunData.open(run_dir)`` loads the model (``Engine``), the encoded evaluation images (``latents.npz``) and,
 when a matching cache exists, the 2-D maps (``maps.npz``). Point images come from ``latents.npz`` when the run
-stored them, else from the data set named in ``config.json``, loaded once on first use.
+stored them, else from the data set named in ``config.json``, loaded once on first use, else from the run's
+thumbnails (``core.point_images``: a run works without its data folder).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from core.checkpoint import CheckpointError
 from core.errors import CCVAEError
 from core.inference import DEFAULT_RUN, Engine
 from core.latents import MAPS_FILE, Latents, load_latents
+from core.point_images import PointImages
 from core.projection import LatentMaps, load_maps, maps_cache_key
-
-from core.imaging import to_uint8
 
 
 class RunOpenError(CCVAEError):
     """A folder that cannot be explored; the message is one line saying why."""
-
-
-class PointImages:
-    """uint8 image [H, W(, 3)] of each map point, from latents.npz or reloaded from the run's data set."""
-
-    def __init__(self, latents: Latents, data_config: dict):
-        self._stored = latents.images
-        self._split, self._index = latents.split, latents.index
-        self._data_config = data_config
-        self._splits = None
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        i = int(i)
-        if self._stored is not None:
-            return to_uint8(self._stored[i])
-        if self._splits is None:
-            from core.data import DataConfig, load_data
-
-            self._splits = load_data(DataConfig(**self._data_config))
-        from core.latents import SPLIT_NAMES
-
-        images, _ = getattr(self._splits, SPLIT_NAMES[int(self._split[i])]).get_batch(np.array([self._index[i]]))
-        return to_uint8(images[0])
 
 
 @dataclass
@@ -57,7 +32,8 @@ class RunData:
     images: PointImages = field(init=False)
 
     def __post_init__(self):
-        self.images = PointImages(self.latents, self.engine.config.data)
+        cfg = self.engine.config
+        self.images = PointImages(self.latents, cfg.data, cfg.extra.get("counts"), cfg.model.image_shape)
 
     @property
     def maps_path(self) -> Path:

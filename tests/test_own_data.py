@@ -310,3 +310,60 @@ def test_bad_folders_give_one_error_line_exit_2_and_no_run_folder(tmp_path, prob
                    "--threads", "1", "--no-maps", "--no-figures", "--quiet")
     assert_one_error_line(proc, *fragments)
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- a run that travels
+def test_thumbnail_side_keeps_a_10000_point_run_small():
+    from core.latents import thumbnail_side
+
+    assert thumbnail_side(10000, (3, 64, 64)) == 32 and thumbnail_side(10000, (3, 128, 128)) == 32
+    assert thumbnail_side(10000, (1, 128, 128)) == 48 and thumbnail_side(600, (3, 128, 128)) == 64
+    assert thumbnail_side(600, (1, 32, 32)) == 32  # never above the image's own side
+
+
+def test_a_run_explored_without_its_data_folder(tmp_path, monkeypatch):
+    """Full images come from the data while it is there; moved away, the thumbnails stand in, the reason is one
+    line, nothing raises; relocating to the new place brings the full images back."""
+    import core.latents
+    from core.config import RunConfig, TrainConfig
+    from core.point_images import PointImages
+    from core.run import train_run
+    from explorer.rundata import RunData
+
+    monkeypatch.setattr(core.latents, "_MAX_STORED_IMAGE_BYTES", 0)  # as for a large run: images not stored
+    monkeypatch.setattr(core.latents, "_THUMBNAIL_BUDGET_BYTES", 30 * 3 * 32 * 32)  # -> 32x32 thumbnails
+    data = tmp_path / "data"
+    partly_labelled_csv(data, n=30, labelled_every=2)
+    cfg = RunConfig(train=TrainConfig(epochs=1, batch_size=16, map_points=30, make_maps=False, make_figures=False,
+                                      threads=1),
+                    data=DataConfig(dataset="folder", data_dir=str(data), image_size=64).to_json())
+    cfg.objective.num_qyx_samples = 4
+    run = tmp_path / "run"
+    train_run(run, cfg, progress=False)
+
+    there = RunData.open(run)
+    assert there.latents.images is None and there.latents.thumbnails.shape == (30, 3, 32, 32)
+    full = there.images[3]
+    assert full.shape == (64, 64, 3) and there.images.problem is None
+
+    moved = tmp_path / "moved"
+    data.rename(moved)
+    away = RunData.open(run)
+    thumb = away.images[3]
+    assert thumb.shape == (32, 32, 3) and away.images.full(3) is None
+    assert "does not exist" in away.images.problem and "\n" not in away.images.problem
+    # the thumbnail is the full image, smaller
+    small = torch.nn.functional.interpolate(torch.from_numpy(full).permute(2, 0, 1)[None].float(), size=(32, 32),
+                                            mode="bilinear", antialias=True)[0].permute(1, 2, 0).numpy()
+    assert np.abs(small - thumb).mean() < 2.0
+
+    (tmp_path / "empty").mkdir()
+    assert "neither labels.csv" in away.images.relocate(tmp_path / "empty")  # refused, nothing changes
+    assert away.images.full(3) is None
+    assert away.images.relocate(moved) is None and away.images.problem is None
+    assert np.array_equal(away.images[3], full)
+
+    # a run written before thumbnails existed, without its data: a placeholder of the model's size, no error
+    old = PointImages(there.latents.__class__(**{**vars(there.latents), "thumbnails": None}),
+                      {"dataset": "folder", "data_dir": str(tmp_path / "gone")}, image_shape=(3, 64, 64))
+    assert old[0].shape == (64, 64, 3) and "does not exist" in old.problem
