@@ -119,6 +119,17 @@ def test_binary_rows_all_empty_are_unlabelled_and_partial_rows_are_refused(tmp_p
     every = torch.cat([s.train.labels, s.val.labels, s.test.labels])
     assert int((~labelled_mask(every)).sum()) == 3 and bool(torch.isnan(every[~labelled_mask(every)]).all())
     assert torch.isfinite(s.label_prior).all()
+    from core.data.counts import split_counts
+
+    counts = split_counts(s)
+    for name in ("train", "val", "test"):
+        c, part = counts[name], getattr(s, name)
+        has = labelled_mask(part.labels)
+        used = part.labels[s.labelled] if name == "train" else part.labels[has]
+        assert c["labelled"] == len(used) and c["labelled"] + c["unlabelled"] == len(part)
+        for a, attr in enumerate(("round", "pointy")):  # per attribute value, labelled images only
+            assert c["per_attribute"][attr] == {"1": int((used[:, a] == 1).sum()), "0": int((used[:, a] == 0).sum())}
+    assert sum(c["unlabelled"] for c in counts.values()) == 3
 
     (tmp_path / "labels.csv").write_text("file,round,pointy\n" + "\n".join(
         f"{n},{c}" for n, c in zip(names, cells[:5] + ["1,", *cells[6:]])) + "\n")
@@ -367,3 +378,21 @@ def test_a_run_explored_without_its_data_folder(tmp_path, monkeypatch):
     old = PointImages(there.latents.__class__(**{**vars(there.latents), "thumbnails": None}),
                       {"dataset": "folder", "data_dir": str(tmp_path / "gone")}, image_shape=(3, 64, 64))
     assert old[0].shape == (64, 64, 3) and "does not exist" in old.problem
+
+
+def test_training_at_128_grey_from_split_class_folders(tmp_path):
+    data = tmp_path / "data"
+    for part, n in (("train", 4), ("val", 1), ("test", 1)):
+        class_folders(data / part, per_class=n, unlabelled=3 if part == "train" else 1, loose=0, mode="L")
+    out = tmp_path / "run"
+    proc = run_cli("--dataset", "folder", "--data-dir", str(data), "--image-size", "128", "--resize", "pad",
+                   "--out", str(out), "--epochs", "1", "--threads", "1", "--no-maps", "--no-figures",
+                   "--qyx-samples", "4", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["image_shape"] == [1, 128, 128] and cfg["data"]["resize"] == "pad"
+    assert cfg["data"]["data_dir"] == str(data.resolve())
+    assert summary["counts"]["train"] == {"images": 15, "labelled": 12, "unlabelled": 3, "unlabelled_in_data": 3,
+                                          "labels_hidden": 0, "per_class": {k: 4 for k in SHAPES}}
+    assert summary["counts"]["test"]["per_class"] == {k: 1 for k in SHAPES} and summary["test_accuracy"] is not None
