@@ -109,7 +109,7 @@ class ImagePanel(QWidget):
                 view.set_image(None)
                 caption.setText(f"<b>{slot}</b>: none" + (" (shift-click a point)" if slot == "B" else ""))
             else:
-                view.set_image(m.run.images[i])
+                view.set_image(m.point_image(i))
                 caption.setText(f"<b>{slot} #{i}</b> {m.point_label_text(i)}")
         self.clear_b_button.setEnabled(m.b >= 0)
         self._show_point()
@@ -124,7 +124,7 @@ class ImagePanel(QWidget):
             self.point_probs.set_values([])
             return
         lat = m.run.latents
-        self.point_image.set_image(m.run.images[i])
+        self.point_image.set_image(m.point_image(i))
         self.point_probs.set_values(lat.probs[i])
         self.point_info.setText(
             f"<b>#{i}</b> ({SPLIT_NAMES[int(lat.split[i])]} image {int(lat.index[i])})<br>"

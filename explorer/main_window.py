@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 from PyQt6.QtCore import QByteArray, QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                             QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea, QSpinBox,
-                             QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
+                             QFormLayout, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
+                             QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from explorer import export
 from explorer.animation import AnimationPanel
@@ -71,6 +71,9 @@ class MainWindow(QMainWindow):
         self.colour_by = QComboBox()
         self.colour_by.setToolTip("Which binary attribute colours the maps")
         self.colour_label = QLabel("colour by")
+        self.unlabelled_by_prediction = QCheckBox("unlabelled by prediction")
+        self.unlabelled_by_prediction.setToolTip("Colour the images that have no label by the classifier's "
+                                                 "prediction instead of the neutral \"unlabelled\" grey")
         self.selection_label = QLabel()
         self.selection_label.setToolTip("The chosen points: A (click) and B (shift-click)")
         top = QHBoxLayout()
@@ -78,6 +81,7 @@ class MainWindow(QMainWindow):
         top.addSpacing(16)
         top.addWidget(self.colour_label)
         top.addWidget(self.colour_by)
+        top.addWidget(self.unlabelled_by_prediction)
         top.addStretch(1)
         top.addWidget(self.selection_label)
 
@@ -132,14 +136,20 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(220)
         self.progress.setToolTip("Computing the 2-D maps of this run (once; they are cached beside it)")
         self.progress_label = QLabel()
+        self.data_label = QLabel()  # stays while full images are missing (a transient message could be missed)
+        self.data_label.setStyleSheet("color: #a05a00;")
+        self.statusBar().addPermanentWidget(self.data_label)
         self.statusBar().addPermanentWidget(self.progress_label)
         self.statusBar().addPermanentWidget(self.progress)
         self.progress.hide()
         self._build_menus()
         self.colour_by.currentIndexChanged.connect(self._on_colour_by)
+        self.unlabelled_by_prediction.toggled.connect(self.model.set_unlabelled_by_prediction)
         self.qt_model.mapsReady.connect(self._on_maps_ready)
         self.qt_model.selectionChanged.connect(self._show_selection)
         self.qt_model.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.qt_model.message.connect(self._show_data_state)
+        self.qt_model.runLoaded.connect(self._show_data_state)
         self.statusBar().showMessage(HELP)
         self._restore_settings()
 
@@ -165,6 +175,8 @@ class MainWindow(QMainWindow):
                      "Open a run folder written by train_cli.py")
         self._action(file, "Export &screenshot\u2026", self._ask_screenshot, "Ctrl+E",
                      "Save the window, or one map at any width, as a PNG")
+        self._action(file, "&Locate data folder\u2026", self._ask_data_folder, None,
+                     "Point this run at its data folder's new place, for full-size point images")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view = bar.addMenu("&View")
@@ -292,10 +304,14 @@ class MainWindow(QMainWindow):
         self.colour_by.blockSignals(False)
         self.colour_by.setVisible(not spec.is_multiclass)
         self.colour_label.setVisible(not spec.is_multiclass)
+        self.unlabelled_by_prediction.blockSignals(True)
+        self.unlabelled_by_prediction.setChecked(False)
+        self.unlabelled_by_prediction.blockSignals(False)
         self.run_label.setText(f"{run.run_dir.name}  \u00b7  {len(run.latents):,} points  \u00b7  "
                                f"z_c {run.engine.zc_dim}-D, style {run.engine.style_dim}-D")
         self.setWindowTitle(f"CCVAE explorer \u2014 {run.run_dir}")
         self.model.load(run)
+        self.unlabelled_by_prediction.setVisible(self.model.has_unlabelled)
         self.model.report(f"opened {run.run_dir}")
         if run.maps is None:
             self._start_worker(run)
@@ -360,6 +376,20 @@ class MainWindow(QMainWindow):
     def report_error(self, message: str) -> None:
         self.statusBar().showMessage(f"error: {message}", 15000)
         QMessageBox.warning(self, "CCVAE explorer", message)
+
+    def _show_data_state(self, *_) -> None:
+        run = self.model.run
+        problem = run.images.problem if run is not None else None
+        self.data_label.setText("thumbnails only: data folder not found" if problem else "")
+        self.data_label.setToolTip(f"{problem}\nFile > Locate data folder\u2026 to show full-size images"
+                                   if problem else "")
+
+    def _ask_data_folder(self) -> None:
+        if self.model.run is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Locate this run's data folder", self.last_folder)
+        if folder:
+            self.model.locate_data(folder)
 
     def _ask_open(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a run folder", self.last_folder)

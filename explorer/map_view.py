@@ -9,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QGraphicsItem
 from scipy.spatial import cKDTree
 
 from explorer.model import NONE, Origin
 from explorer.preview import PreviewScatter
 from explorer.qt_adapter import QtModel
-from explorer.widgets import binary_colours, label_colours
+from explorer.widgets import UNLABELLED_COLOUR, binary_colours, label_colours
 
 HOVER_RADIUS_PX = 8
 POINT_SIZE = 4
@@ -193,7 +194,8 @@ class MapView(pg.PlotWidget):
     def _groups(self) -> tuple[list[str], list]:
         spec = self.model.label_spec
         colours = label_colours(spec.size) if spec.is_multiclass else binary_colours()
-        return self.model.group_names(), colours
+        names = self.model.group_names()
+        return names, colours + [QColor(UNLABELLED_COLOUR)] * (len(names) - len(colours))
 
     def _group_brushes(self) -> list:
         _, colours = self._groups()

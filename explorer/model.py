@@ -27,6 +27,7 @@ import numpy as np
 from core.class_stats import attribute_stats, class_stats, move_between
 from core.imaging import to_uint8
 from core.knn import ForwardMap
+from core.labels import labelled_mask
 from core.projection import InverseMap, LatentMaps, provisional_maps
 
 MAP_NAMES = ("zc", "style")  # the two maps: of the characteristic latent z_c and of the style latent
@@ -186,6 +187,8 @@ class ExplorerModel:
         self.b = NONE
         self.colour_by = 0                                # binary labels: which attribute colours the maps
         self.hidden: frozenset[int] = frozenset()         # colour groups whose points are hidden
+        self.unlabelled_by_prediction = False             # colour unlabelled points by the classifier's prediction
+        self._data_problem_told: str | None = None        # the missing-data reason already reported (say it once)
         self.current: Current | None = None
         self.intervention: Intervention | None = None
         self.path_mode = PathMode.FULL
@@ -214,6 +217,7 @@ class ExplorerModel:
         self.run = run
         self.maps, self.inverse, self.forward = None, {}, {}
         self.hover, self.a, self.b, self.colour_by, self.hidden = NONE, NONE, NONE, 0, frozenset()
+        self.unlabelled_by_prediction, self._data_problem_told = False, None
         self.current = self.intervention = self.interpolation = self.walk = None
         self.frame, self.playing = 0, False
         self._class_stats = self._swap_choice = None
@@ -272,6 +276,8 @@ class ExplorerModel:
     # ------------------------------------------------------------------ texts about points
     def point_label_text(self, i: int) -> str:
         spec, labels = self.label_spec, self.run.latents.labels
+        if not self.labelled[i]:
+            return "unlabelled"
         if spec.is_multiclass:
             return spec.names[int(labels[i])]
         on = [n for n, v in zip(spec.names, labels[i]) if v > 0.5]
@@ -306,19 +312,70 @@ class ExplorerModel:
         return f"{a} \u00b7 {b}"
 
     # ------------------------------------------------------------------ colouring
-    def colour_groups(self) -> np.ndarray:
-        """[N] integer colour group of every point: its class, or 0/1 for the chosen binary attribute."""
-        labels = self.run.latents.labels
-        if self.label_spec.is_multiclass:
-            return labels.astype(np.int64)
-        return (labels[:, self.colour_by] > 0.5).astype(np.int64)
+    @property
+    def labelled(self) -> np.ndarray:
+        """[N] bool: which points have a label (unlabelled images of a partly labelled data set do not)."""
+        return labelled_mask(self.run.latents.labels)
 
-    def group_names(self) -> list[str]:
+    @property
+    def has_unlabelled(self) -> bool:
+        return self.run is not None and not bool(self.labelled.all())
+
+    def colour_groups(self) -> np.ndarray:
+        """[N] integer colour group of every point: its class, or 0/1 for the chosen binary attribute; unlabelled
+        points form the last group ("unlabelled"), or take the classifier's prediction when
+        ``unlabelled_by_prediction``."""
+        lat = self.run.latents
+        if self.label_spec.is_multiclass:
+            given, predicted = lat.labels, np.argmax(lat.probs, axis=-1)
+        else:
+            given, predicted = lat.labels[:, self.colour_by] > 0.5, lat.probs[:, self.colour_by] > 0.5
+        has = self.labelled
+        if has.all():
+            return given.astype(np.int64)
+        unlabelled = predicted if self.unlabelled_by_prediction else len(self._base_group_names())
+        return np.where(has, given, unlabelled).astype(np.int64)
+
+    def _base_group_names(self) -> list[str]:
         spec = self.label_spec
         if spec.is_multiclass:
             return list(spec.names)
         attribute = spec.names[self.colour_by]
         return [f"not {attribute}", attribute]
+
+    def group_names(self) -> list[str]:
+        """The colour groups' names; "unlabelled" last when some points have no label and keep their own colour."""
+        names = self._base_group_names()
+        if self.has_unlabelled and not self.unlabelled_by_prediction:
+            names.append("unlabelled")
+        return names
+
+    def set_unlabelled_by_prediction(self, on: bool) -> None:
+        if bool(on) != self.unlabelled_by_prediction:
+            self.unlabelled_by_prediction, self.hidden = bool(on), frozenset()
+            self.events.colouring.emit()
+
+    # ------------------------------------------------------------------ point images
+    def point_image(self, i: int) -> np.ndarray:
+        """uint8 image of point ``i``: full size from the run or its data, else the run's thumbnail. When the
+        data cannot be read the reason goes to the status bar once (not at every hover)."""
+        image = self.run.images[i]
+        problem = self.run.images.problem
+        if problem and problem != self._data_problem_told:
+            self._data_problem_told = problem
+            self.report(f"{problem}; showing the run's thumbnails (File > Locate data folder…)")
+        return image
+
+    def locate_data(self, folder) -> bool:
+        """Read the run's full images from ``folder`` from now on; reports the outcome in one line."""
+        reason = self.run.images.relocate(folder)
+        if reason is not None:
+            self.report(f"{folder}: not this run's data ({reason})")
+            return False
+        self._data_problem_told = None
+        self.report(f"full images from {folder}")
+        self.events.selection.emit()  # views redraw the points' images
+        return True
 
     def visible_points(self) -> np.ndarray:
         """[N] bool: points whose group is not hidden."""

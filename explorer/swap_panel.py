@@ -119,13 +119,13 @@ class SwapPanel(QWidget):
         self.transfer_button.setEnabled(m.a >= 0 and m.b >= 0)
         self.swap_button.setEnabled(m.a >= 0)
         if m.a >= 0:
-            self.original.set_image(m.run.images[m.a])
+            self.original.set_image(m.point_image(m.a))
             self.original_box.caption.setText(f"A #{m.a} (label {m.point_label_text(m.a)})")
         else:
             self.original.set_image(None)
             self.original_box.caption.setText("A: none")
         if m.b >= 0:
-            self.other.set_image(m.run.images[m.b])
+            self.other.set_image(m.point_image(m.b))
             gives = " (gives z_c)" if r is not None and r.kind is Kind.TRANSFER else ""
             self.other_box.caption.setText(f"B #{m.b} (label {m.point_label_text(m.b)}){gives}")
         else:

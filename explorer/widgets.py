@@ -20,6 +20,10 @@ def binary_colours() -> list[QColor]:
     return [QColor("#8da0cb"), QColor("#e6550d")]  # attribute off, on
 
 
+# images without a label: a light neutral grey, apart from tab10's mid grey and from every hue
+UNLABELLED_COLOUR = "#c4c4c4"
+
+
 def qimage(image: np.ndarray) -> QImage:
     """uint8 [H, W] or [H, W, 3] -> QImage (a copy, so the array may change afterwards)."""
     image = np.ascontiguousarray(image)
