@@ -232,6 +232,10 @@ def test_class_folders_unlabelled_folder_and_top_level_images(tmp_path):
         name = Path(path).parent.name
         assert label == (SHAPES.index(name) if name in SHAPES else -1), path
     assert [int(labelled_mask(p.labels).sum()) for p in (s.train, s.val, s.test)] == [14, 2, 2]
+    (tmp_path / "unlabelled").rename(tmp_path / "Unlabeled")  # the other spelling, any case: not a class
+    other = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), image_size=32, seed=1))
+    assert other.label_spec.names == SHAPES
+    assert sum(int((~labelled_mask(p.labels)).sum()) for p in (other.train, other.val, other.test)) == 7
 
 
 def test_train_val_test_folders_are_the_split_and_a_missing_part_is_cut_from_train(tmp_path):

@@ -1,7 +1,7 @@
 """A folder of images laid out one subfolder per class (torchvision's ImageFolder layout), read without a CSV.
 
     DIR/cat/*.jpg  DIR/dog/*.png  ...   one subfolder per class (images may sit in deeper folders)
-    DIR/unlabelled/*   DIR/*.jpg        images without a label
+    DIR/unlabelled/*   DIR/*.jpg        images without a label (unlabeled/ also works)
     DIR/train/<class>/*  DIR/val/...  DIR/test/...   the same layout under train/ val/ test/: the data's own split
 
 Hidden files and folders (a leading dot) and files that are not images by their extension are ignored.
@@ -18,7 +18,7 @@ from core.data.errors import DataError
 from core.data.listing import IMAGE_EXTENSIONS, SPLITS, Listing
 from core.labels import MULTICLASS, UNLABELLED_CLASS, LabelSpec
 
-UNLABELLED_FOLDER = "unlabelled"
+UNLABELLED_FOLDERS = ("unlabelled", "unlabeled")  # either spelling, any case
 
 
 def numeric_aware_key(value: str) -> tuple:
@@ -58,7 +58,7 @@ def _read_one(folder: Path) -> tuple[dict[str, list[str]], list[str]]:
     unlabelled = [str(e) for e in _visible(folder.iterdir()) if _is_image(e)]
     for sub in (e for e in _visible(folder.iterdir()) if e.is_dir()):
         images = _images_under(sub)
-        if sub.name.lower() == UNLABELLED_FOLDER:
+        if sub.name.lower() in UNLABELLED_FOLDERS:
             unlabelled += images
             continue
         if not images:
