@@ -39,21 +39,28 @@ def folder_run(tmp_path_factory):
     return root
 
 
-def open_window(qtbot, run_dir, messages=None):
+@pytest.fixture(scope="module")
+def window(folder_run, qapp):
+    """One window for the module: opening and deleting several pyqtgraph windows in a row is what the other
+    explorer tests do already; these tests open their runs in the same window instead."""
     win = MainWindow()
-    qtbot.addWidget(win)
-    if messages is not None:
-        win.qt_model.message.connect(messages.append)
     win.resize(1400, 900)
-    win.show_run(RunData.open(run_dir))
     win.show()
-    qtbot.waitExposed(win)
-    assert win.is_ready
-    return win
+    yield win
+    win.close()
+    win.deleteLater()
+    qapp.processEvents()
 
 
-def test_unlabelled_points_have_their_own_legend_group_or_the_prediction(qtbot, folder_run):
-    win = open_window(qtbot, folder_run / "run")
+def show(window, qtbot, run_dir):
+    window.show_run(RunData.open(run_dir))
+    qtbot.waitExposed(window)
+    assert window.is_ready
+    return window
+
+
+def test_unlabelled_points_have_their_own_legend_group_or_the_prediction(qtbot, window, folder_run):
+    win = show(window, qtbot, folder_run / "run")
     m = win.model
     unl = np.flatnonzero(~m.labelled)
     assert len(unl) == 30 and m.has_unlabelled and win.unlabelled_by_prediction.isVisibleTo(win)
@@ -76,13 +83,14 @@ def test_unlabelled_points_have_their_own_legend_group_or_the_prediction(qtbot, 
         win.grab().save(str(SHOTS / "unlabelled_legend.png"))
 
 
-def test_a_moved_data_folder_shows_thumbnails_says_so_once_and_can_be_located(qtbot, folder_run, capfd):
+def test_a_moved_data_folder_shows_thumbnails_says_so_once_and_can_be_located(qtbot, window, folder_run, capfd):
     moved_run = folder_run / "run_copy"
     shutil.copytree(folder_run / "run", moved_run)
     (folder_run / "data").rename(folder_run / "elsewhere")
+    messages = []
+    window.qt_model.message.connect(messages.append)
     try:
-        messages = []
-        win = open_window(qtbot, moved_run, messages)
+        win = show(window, qtbot, moved_run)
         m = win.model
         for i in range(10):  # hover and select several points
             m.set_hover(i)
@@ -103,4 +111,5 @@ def test_a_moved_data_folder_shows_thumbnails_says_so_once_and_can_be_located(qt
         assert m.point_image(0).shape == (64, 64, 3)
         assert "Traceback" not in capfd.readouterr().err
     finally:
+        window.qt_model.message.disconnect(messages.append)
         (folder_run / "elsewhere").rename(folder_run / "data")
