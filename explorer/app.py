@@ -85,7 +85,7 @@ def _stage_demo(window) -> None:
         pred = lat.probs.argmax(axis=1)
         loc, scale = class_stats(lat.z_c, pred, spec.size)
         a = int(np.argmin(np.linalg.norm((lat.z_c - loc[pred]) / scale[pred], axis=1)))
-    others = np.flatnonzero(groups != groups[a])
+    others = np.flatnonzero((groups != groups[a]) & model.labelled)  # B of a class: the swap targets its class
     b = int(others[0]) if len(others) else min(1, len(lat) - 1)
     model.select_a(a)
     model.select_b(b)
