@@ -25,6 +25,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--size", default=None,
                    help="window size WIDTHxHEIGHT (default: the last size used, else 1600x1000 shrunk to the screen)")
     p.add_argument("--exit-when-ready", action="store_true", help="print 'ready SECONDS' once populated and exit")
+    p.add_argument("--colour-by", metavar="WHAT", help="colour the maps by WHAT, as the window's colour-by list "
+                   "names it: label, prediction, confidence, misclassified (binary runs: ATTRIBUTE, "
+                   "'ATTRIBUTE: probability', ...)")
+    p.add_argument("--find", metavar="TEXT", help="as the find box: a point index (#12) becomes A, a class name "
+                   "selects its points")
+    p.add_argument("--add-images", nargs="+", metavar="IMAGE", help="encode these PNG/JPEG files and show them "
+                   "as stars on both maps (the last one becomes A)")
+    p.add_argument("--polarity", choices=("auto", "keep", "invert"), default="auto",
+                   help="added images: match the run's images (auto), keep them, or invert them")
+    p.add_argument("--select", metavar="MAP:X0,Y0,X1,Y1", help="select the points of map zc or style inside "
+                   "this rectangle (map coordinates), as the rectangle tool does")
     args = p.parse_args(argv)
     args.width = args.height = None
     if args.size is not None:
@@ -34,7 +45,46 @@ def parse_args(argv=None) -> argparse.Namespace:
             p.error(f"--size must look like 1600x1000, not {args.size!r}")
     elif args.screenshot:
         args.width, args.height = 1600, 1000  # pictures do not depend on what the last session left behind
+    args.select_rect = None
+    if args.select is not None:
+        try:
+            name, numbers = args.select.split(":")
+            x0, y0, x1, y1 = (float(v) for v in numbers.split(","))
+            if name not in ("zc", "style"):
+                raise ValueError
+        except ValueError:
+            p.error(f"--select must look like zc:-2,0,5,6 (map zc or style, then x0,y0,x1,y1), not {args.select!r}")
+        args.select_rect = (name, (x0, y0), (x1, y1))
     return args
+
+
+def _apply_view_options(window, args) -> str | None:
+    """--colour-by, --select and --find on a populated window; returns an error line, or None."""
+    model = window.model
+    if args.add_images:
+        from explorer.own_images import ImageReadError
+
+        model.add_polarity = args.polarity
+        try:
+            added = model.add_images(args.add_images)
+        except ImageReadError as e:
+            return str(e)
+        model.select_a(added[-1].index)
+    if args.colour_by is not None:
+        texts = [text for _, _, text in model.colour_options()]
+        if args.colour_by not in texts:
+            return f"--colour-by {args.colour_by!r}: this run can be coloured by {', '.join(texts)}"
+        window.colour_by.setCurrentIndex(texts.index(args.colour_by))
+    if args.select_rect is not None:
+        from explorer.points import rectangle
+
+        name, a, b = args.select_rect
+        model.select_region(name, rectangle(a, b))
+    if args.find is not None:
+        answer = model.find(args.find)
+        if answer.startswith(("no point", "nothing called")):
+            return f"--find: {answer}"
+    return None
 
 
 def display_problem() -> str | None:
@@ -111,7 +161,7 @@ def main(argv=None) -> int:
     except RunOpenError as e:
         message = str(e)
         run = None
-    from PyQt6.QtCore import QEventLoop, QTimer
+    from PyQt6.QtCore import QEventLoop, Qt, QTimer
     from PyQt6.QtWidgets import QApplication, QMessageBox
 
     _quiet_offscreen_warnings()
@@ -130,6 +180,16 @@ def main(argv=None) -> int:
     window.show_run(run)
     window.show()
     if not (args.screenshot or args.exit_when_ready):
+        def apply_once() -> None:  # the options need the maps; a problem is a dialog and the window stays
+            problem = _apply_view_options(window, args)
+            if problem:
+                print(f"error: {problem}", file=sys.stderr)
+                window.report_error(problem)
+
+        if window.is_ready:
+            QTimer.singleShot(0, apply_once)
+        else:
+            window.ready.connect(apply_once, Qt.ConnectionType.SingleShotConnection)
         status = app.exec()
         window.close()
         return status
@@ -147,6 +207,10 @@ def main(argv=None) -> int:
         return _error(failure[0])
     if args.screenshot:
         _stage_demo(window)
+    problem = _apply_view_options(window, args)
+    if problem:
+        window.close()
+        return _error(problem)
     for _ in range(3):
         app.processEvents()
     QTimer.singleShot(0, lambda: None)

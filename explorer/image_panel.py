@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from PyQt6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from core.latents import SPLIT_NAMES
-
 from explorer.qt_adapter import QtModel
 from explorer.widgets import ImageView, ProbBars, label_colours
 
@@ -127,5 +125,5 @@ class ImagePanel(QWidget):
         self.point_image.set_image(m.point_image(i))
         self.point_probs.set_values(lat.probs[i])
         self.point_info.setText(
-            f"<b>#{i}</b> ({SPLIT_NAMES[int(lat.split[i])]} image {int(lat.index[i])})<br>"
+            f"<b>#{i}</b> ({m.source_text(i)})<br>"
             f"label: <b>{m.point_label_text(i)}</b><br>classifier: <b>{m.prediction_text(lat.probs[i])}</b>")

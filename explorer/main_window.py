@@ -9,10 +9,13 @@ from pathlib import Path
 
 import torch
 from PyQt6.QtCore import QByteArray, QSettings, Qt, pyqtSignal
-from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
                              QFormLayout, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
                              QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+
+from explorer.find_bar import FindBar
+from explorer.neighbours import NeighboursPanel
 
 from explorer import export
 from explorer.animation import AnimationPanel
@@ -69,7 +72,8 @@ class MainWindow(QMainWindow):
         self.run_label.setStyleSheet("font-weight: 600;")
         self.run_label.setToolTip("The run folder shown, its number of map points and latent sizes")
         self.colour_by = QComboBox()
-        self.colour_by.setToolTip("Which binary attribute colours the maps")
+        self.colour_by.setToolTip("What colours the maps: the label, the classifier's prediction, its confidence "
+                                  "(a colour bar) or its mistakes; for binary runs each attribute and its probability")
         self.colour_label = QLabel("colour by")
         self.unlabelled_by_prediction = QCheckBox("unlabelled by prediction")
         self.unlabelled_by_prediction.setToolTip("Colour the images that have no label by the classifier's "
@@ -83,6 +87,11 @@ class MainWindow(QMainWindow):
         top.addWidget(self.colour_by)
         top.addWidget(self.unlabelled_by_prediction)
         top.addStretch(1)
+        self.selected_label = QLabel()
+        self.selected_label.setToolTip("Points in the lasso/rectangle selection (Esc clears it; File > Export "
+                                       "selection writes them)")
+        top.addWidget(self.selected_label)
+        top.addSpacing(12)
         top.addWidget(self.selection_label)
 
         self.maps = {"zc": MapView(self.qt_model, "zc", "z_c: characteristics"),
@@ -94,13 +103,18 @@ class MainWindow(QMainWindow):
         self.swap_panel = SwapPanel(self.qt_model)
         self.animation_panel = AnimationPanel(self.qt_model)
         self.walk_panel = WalkPanel(self.qt_model)
+        self.neighbours_panel = NeighboursPanel(self.qt_model)
+        self.find_bar = FindBar(self.qt_model)
+        self.addToolBar(self.find_bar)
         self.tabs = QTabWidget()
         self.tabs.addTab(_scrolling(self.swap_panel), "Swap label / transfer")
         self.tabs.addTab(_scrolling(self.animation_panel), "Interpolate")
         self.tabs.addTab(_scrolling(self.walk_panel), "Latent walks")
+        self.tabs.addTab(_scrolling(self.neighbours_panel), "Neighbours")
         for i, tip in enumerate(("Swap A's label, flip an attribute, or give A the characteristics of B",
                                  "Play, scrub and export the path from A to B",
-                                 "Walk each characteristic from the current latent")):
+                                 "Walk each characteristic from the current latent",
+                                 "Neighbours of A: its nearest points in z_c and in the style")):
             self.tabs.setTabToolTip(i, tip)
         self.tabs.setMinimumHeight(120)
         self.side = _scrolling(self.image_panel)
@@ -147,11 +161,13 @@ class MainWindow(QMainWindow):
         self.unlabelled_by_prediction.toggled.connect(self.model.set_unlabelled_by_prediction)
         self.qt_model.mapsReady.connect(self._on_maps_ready)
         self.qt_model.selectionChanged.connect(self._show_selection)
+        self.qt_model.selectedChanged.connect(self._show_selected)
         self.qt_model.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.qt_model.message.connect(self._show_data_state)
         self.qt_model.runLoaded.connect(self._show_data_state)
         self.statusBar().showMessage(HELP)
         self._restore_settings()
+        self.setAcceptDrops(True)  # image files dropped on the window are added as points
 
     # ------------------------------------------------------------------ menus and shortcuts
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
@@ -177,6 +193,20 @@ class MainWindow(QMainWindow):
                      "Save the window, or one map at any width, as a PNG")
         self._action(file, "&Locate data folder\u2026", self._ask_data_folder, None,
                      "Point this run at its data folder's new place, for full-size point images")
+        self._action(file, "&Add images\u2026", self._ask_add_images, "Ctrl+I",
+                     "Encode your own PNG or JPEG images and show them as stars on both maps (also: drop files "
+                     "on the window)")
+        polarity = file.addMenu("Added images' &polarity")
+        group = QActionGroup(self)
+        for value, text in (("auto", "&Detect (match the run's images)"), ("keep", "&Keep as they are"),
+                            ("invert", "&Invert")):
+            action = QAction(text, self, checkable=True)
+            action.setChecked(value == self.model.add_polarity)
+            action.triggered.connect(lambda _=False, v=value: setattr(self.model, "add_polarity", v))
+            group.addAction(action)
+            polarity.addAction(action)
+        self._action(file, "Export se&lection\u2026", self._ask_export_selection, "Ctrl+Shift+E",
+                     "Write the lasso/rectangle selection as a CSV and a PNG grid of its images")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view = bar.addMenu("&View")
@@ -185,8 +215,13 @@ class MainWindow(QMainWindow):
                                            "Show or hide the maps' legends", checkable=True)
         self.legends_action.setChecked(True)
         explore = bar.addMenu("&Explore")
-        self._action(explore, "&Clear B and the intervention", self.model.clear, "Esc",
-                     "Forget B and the intervention; the current latent goes back to A")
+        self._action(explore, "&Clear selection, B and the intervention", self.model.clear, "Esc",
+                     "Forget the lasso selection, B and the intervention; the current latent goes back to A")
+        for tool, key in self.find_bar.tool_keys():
+            self._action(explore, f"{tool.value.capitalize()} tool", lambda _=False, t=tool: self.model.set_tool(t),
+                         key, f"A left drag on a map: {tool.value}")
+        self._action(explore, "&Find\u2026", self.find_bar.focus_search, QKeySequence.StandardKey.Find,
+                     "Find a point by index (#12) or select a class by name")
         self._action(explore, "&Play / pause", self.animation_panel.toggle, "Space",
                      "Play or pause the interpolation from A to B")
         self._action(explore, "&Next frame", lambda: self.model.step_frame(1), "Right", "Next interpolation frame")
@@ -296,14 +331,6 @@ class MainWindow(QMainWindow):
 
     def show_run(self, run: RunData) -> None:
         self._stop_worker()
-        spec = run.label_spec
-        self.colour_by.blockSignals(True)
-        self.colour_by.clear()
-        if not spec.is_multiclass:
-            self.colour_by.addItems(spec.names)
-        self.colour_by.blockSignals(False)
-        self.colour_by.setVisible(not spec.is_multiclass)
-        self.colour_label.setVisible(not spec.is_multiclass)
         self.unlabelled_by_prediction.blockSignals(True)
         self.unlabelled_by_prediction.setChecked(False)
         self.unlabelled_by_prediction.blockSignals(False)
@@ -312,6 +339,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"CCVAE explorer \u2014 {run.run_dir}")
         self.model.load(run)
         self.unlabelled_by_prediction.setVisible(self.model.has_unlabelled)
+        self.colour_by.blockSignals(True)  # the options depend on the run's labels
+        self.colour_by.clear()
+        self.colour_by.addItems([text for _, _, text in self.model.colour_options()])
+        self.colour_by.blockSignals(False)
         self.model.report(f"opened {run.run_dir}")
         if run.maps is None:
             self._start_worker(run)
@@ -333,7 +364,70 @@ class MainWindow(QMainWindow):
 
     def _on_colour_by(self, index: int) -> None:
         if index >= 0:
-            self.model.set_colour_by(index)
+            mode, attribute, _ = self.model.colour_options()[index]
+            self.model.set_colouring(mode, attribute)
+
+    def add_images(self, paths) -> bool:
+        """Add image files as points (menu, drop). A file that cannot be read: one line in a dialog, nothing
+        added. Returns success."""
+        from explorer.own_images import ImageReadError
+
+        try:
+            added = self.model.add_images([str(p) for p in paths])
+        except (ImageReadError, ValueError) as e:
+            self.report_error(str(e))
+            return False
+        if added:
+            self.model.select_a(added[-1].index)
+        return True
+
+    def _ask_add_images(self) -> None:
+        names, _ = QFileDialog.getOpenFileNames(self, "Add images", self.last_folder,
+                                                "Images (*.png *.jpg *.jpeg *.PNG *.JPG *.JPEG);;All files (*)")
+        if names:
+            self.remember_folder(names[0])
+            self.add_images(names)
+
+    @staticmethod
+    def _dropped_files(event) -> list[str]:
+        mime = event.mimeData()
+        if not mime.hasUrls():
+            return []
+        return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+
+    def dragEnterEvent(self, event) -> None:
+        if self._dropped_files(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if self._dropped_files(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        files = self._dropped_files(event)
+        if files:
+            event.acceptProposedAction()
+            self.add_images(files)
+
+    def _show_selected(self) -> None:
+        self.selected_label.setText(self.model.selected_text() if len(self.model.selected) else "")
+
+    def _ask_export_selection(self) -> None:
+        if not len(self.model.selected):
+            self.report_error("nothing is selected: choose the lasso or rectangle tool and draw on a map")
+            return
+        name = self.ask_save_name("Export selection", "selection.csv", "CSV table (*.csv)")
+        if not name:
+            return
+        csv_path = Path(name).with_suffix(".csv")
+        png_path = csv_path.with_suffix(".png")
+        try:
+            self.model.export_selection(csv_path, png_path)
+            self.model.report(f"exported {len(self.model.selected):,} points to {csv_path} and {png_path.name}")
+        except (OSError, ValueError) as e:
+            self.report_error(f"could not export the selection: {e}")
 
     # ------------------------------------------------------------------ the map worker
     def _start_worker(self, run: RunData) -> None:

@@ -13,14 +13,26 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QGraphicsItem
 from scipy.spatial import cKDTree
 
-from explorer.model import NONE, Origin
+from explorer.model import COLOUR_BINS, NONE, Origin, Tool
 from explorer.preview import PreviewScatter
 from explorer.qt_adapter import QtModel
-from explorer.widgets import UNLABELLED_COLOUR, binary_colours, label_colours
+from explorer.widgets import UNLABELLED_COLOUR, binary_colours, error_colours, label_colours, scale_colours
 
 HOVER_RADIUS_PX = 8
 POINT_SIZE = 4
 A_COLOUR, B_COLOUR = "#d62728", "#1f4e9c"
+POINT_ALPHA, DIMMED_ALPHA = 170, 22  # points the filter dims keep a faint trace of the map's shape
+SELECTED_PEN = "#101010"
+SELECTION_Z = 5  # the veil and the selected points: above the scatter, below the overlays
+
+
+class Veil(pg.UIGraphicsItem):
+    """Translucent white over the whole view: points under it fade while a selection is drawn above it."""
+
+    def paint(self, p, *args) -> None:
+        from PyQt6.QtGui import QColor
+
+        p.fillRect(self.boundingRect(), QColor(255, 255, 255, 175))
 # Maps with at least this many points draw a numpy-splatted image of them (PreviewScatter) while the view pans or
 # zooms, and the exact scatter again once the range has rested SETTLE_MS: re-drawing 70,000 symbols per zoom step
 # took ~60 ms, the image a few. Smaller maps always draw the exact scatter (it is fast enough there).
@@ -83,11 +95,35 @@ class MapView(pg.PlotWidget):
                                     brush=pg.mkBrush(255, 255, 255, 90))
         self.handle.setZValue(20)
         self.message = pg.TextItem("", color="#606060", anchor=(0.5, 0.5))
+        # The lasso/rectangle selection: a white veil over the map fades the other points, and the selected ones
+        # are drawn above it in their colours with a dark rim, splatted with numpy like the preview (a
+        # ScatterPlotItem of 10,000 rings took ~70 ms per map just to set its data; a splat sets in ~1 ms).
+        self.veil = Veil()
+        self.veil.setZValue(SELECTION_Z)
+        self.veil.hide()
+        self.selected_item = PreviewScatter(size=POINT_SIZE + 3)  # the rims
+        self.selected_item.setZValue(SELECTION_Z + 0.1)
+        self.selected_points = PreviewScatter(size=POINT_SIZE)
+        self.selected_points.setZValue(SELECTION_Z + 0.2)
+        self.region_item = pg.PlotDataItem(pen=pg.mkPen("#202020", width=1.5, style=Qt.PenStyle.DashLine))
+        self.region_item.setZValue(30)
+        self._region: list = []  # the lasso's points (view coordinates) while it is drawn
+        self.added_item = pg.ScatterPlotItem(size=22, symbol="star", pen=pg.mkPen("#000000", width=1.2),
+                                             brush=pg.mkBrush("#e7298a"))  # your own images (yellow: interventions)
+        self.added_labels: list[pg.TextItem] = []
+        self.colour_bar = pg.GradientLegend((14, 120), (-12, 12))
+        self.colour_bar.hide()
         self.addItem(self.scatter)
         self.addItem(self.preview, ignoreBounds=True)
+        for item in (self.veil, self.selected_item, self.selected_points, self.region_item, self.colour_bar):
+            self.addItem(item, ignoreBounds=True)
         for item in (self.path_item, self.hover_item, self.selection_item, self.intervention_item,
                      *self.labels.values(), self.handle, self.message):
             self.addItem(item, ignoreBounds=True)
+        self.addItem(self.added_item, ignoreBounds=True)
+        for item in (self.path_item, self.hover_item, self.selection_item, self.intervention_item,
+                     *self.labels.values(), self.message, self.added_item):
+            item.setZValue(SELECTION_Z + 1)  # A, B, the path and the star stay above a selection's veil
         self.legend = pg.LegendItem(offset=(5, 5), colCount=5, labelTextColor="#202020", labelTextSize="8pt",
                                     brush=pg.mkBrush(255, 255, 255, 200), pen=pg.mkPen("#d0d0d0"),
                                     horSpacing=6, verSpacing=-6)
@@ -111,6 +147,11 @@ class MapView(pg.PlotWidget):
         qt_model.currentChanged.connect(self._on_current_changed)
         qt_model.interventionChanged.connect(self._draw_intervention)
         qt_model.interpolationChanged.connect(self._draw_path)
+        qt_model.selectedChanged.connect(self._on_selected_changed)
+        qt_model.pointsAdded.connect(self._on_points_added)
+        qt_model.centreRequested.connect(self._centre_on)
+        self._pan_drag = self.view.mouseDragEvent  # a left drag pans, lassos or draws a rectangle (model.tool)
+        self.view.mouseDragEvent = self._on_view_drag
 
     # ------------------------------------------------------------------ data
     def points(self) -> np.ndarray:
@@ -121,8 +162,15 @@ class MapView(pg.PlotWidget):
         self.settle()
         self.scatter.clear()
         self.preview.clear()
-        for item in (self.hover_item, self.selection_item, self.intervention_item):
+        for item in (self.hover_item, self.selection_item, self.intervention_item, self.selected_item,
+                     self.selected_points, self.added_item):
             item.clear()
+        for label in self.added_labels:
+            self.removeItem(label)
+        self.added_labels = []
+        self.veil.hide()
+        self.region_item.setData([], [])
+        self._region = []
         self.path_item.setData([], [])
         for label in self.labels.values():
             label.hide()
@@ -149,6 +197,8 @@ class MapView(pg.PlotWidget):
         self._draw_selection()
         self._draw_intervention()
         self._draw_path()
+        self._draw_selected()
+        self._draw_added()
         self._on_current_changed()
 
     def reset_view(self) -> None:
@@ -164,10 +214,6 @@ class MapView(pg.PlotWidget):
         super().resizeEvent(event)
         if getattr(self, "_auto_fit", False) and self.model.maps is not None:
             self._fit_view(self.points())
-
-    def set_legend_visible(self, visible: bool) -> None:
-        self.legend.setVisible(bool(visible))
-        self.reset_view()  # the headroom kept for the legend follows it
 
     def mouseDoubleClickEvent(self, event) -> None:
         self.reset_view()
@@ -192,18 +238,35 @@ class MapView(pg.PlotWidget):
             self._quiet_range = False
 
     def _groups(self) -> tuple[list[str], list]:
-        spec = self.model.label_spec
-        colours = label_colours(spec.size) if spec.is_multiclass else binary_colours()
+        palette = self.model.palette()
         names = self.model.group_names()
-        return names, colours + [QColor(UNLABELLED_COLOUR)] * (len(names) - len(colours))
+        if palette == "scale":
+            colours = scale_colours(COLOUR_BINS)
+        elif palette == "errors":
+            colours = error_colours()
+        elif palette == "binary":
+            colours = binary_colours()
+        else:
+            colours = label_colours(self.model.label_spec.size)
+        colours = list(colours) + [QColor(UNLABELLED_COLOUR)] * (len(names) - len(colours))  # "unlabelled"
+        return names, colours
 
     def _group_brushes(self) -> list:
+        """One brush per colour group, then the same dimmed (group + G) for points the filter dims."""
         _, colours = self._groups()
-        return [pg.mkBrush(c.red(), c.green(), c.blue(), 170) for c in colours]  # one brush per label
+        return ([pg.mkBrush(c.red(), c.green(), c.blue(), POINT_ALPHA) for c in colours]
+                + [pg.mkBrush(c.red(), c.green(), c.blue(), DIMMED_ALPHA) for c in colours])
+
+    def _brush_groups(self) -> np.ndarray:
+        """[N] index into _group_brushes() of every point."""
+        groups = self.model.colour_groups()
+        if self.model.filter is not None:
+            groups = groups + len(self.model.group_names()) * self.model.dimmed()
+        return groups
 
     def _point_brushes(self) -> list:
         shared = self._group_brushes()
-        return [shared[g] for g in self.model.colour_groups()]
+        return [shared[g] for g in self._brush_groups()]
 
     def _recolour(self) -> None:
         if [self.legend.items[i][1].text for i in range(len(self.legend.items))] != self.model.group_names():
@@ -214,6 +277,7 @@ class MapView(pg.PlotWidget):
         if self.model.maps is not None:
             self.scatter.setBrush(self._point_brushes())
             self._apply_visibility()
+            self._draw_selected()
 
     def _apply_visibility(self) -> None:
         """Hidden groups leave the scatter, the preview and the hover search."""
@@ -247,7 +311,7 @@ class MapView(pg.PlotWidget):
     def _update_preview(self) -> None:
         if self.uses_preview:
             keep = self._tree_index
-            self.preview.setData(self.points()[keep], self.model.colour_groups()[keep], self._group_brushes())
+            self.preview.setData(self.points()[keep], self._brush_groups()[keep], self._group_brushes())
         else:
             self.preview.clear()
             self.settle()
@@ -273,14 +337,156 @@ class MapView(pg.PlotWidget):
 
     def _build_legend(self) -> None:
         self.legend.clear()
+        self._legend_samples = []
+        if self.model.run is None:
+            return
+        if self.model.continuous:  # a colour bar instead of 16 steps named by their ranges
+            self.legend.hide()
+            self._draw_colour_bar()
+            return
+        self.colour_bar.hide()
+        self.legend.setVisible(self.legends_shown)
         names, colours = self._groups()
         self.legend.setColumnCount(5 if len(names) > 2 else 2)
-        self._legend_samples = []
+        counts = self.model.group_counts() if len(self.model.selected) else None
         for group, (name, colour) in enumerate(zip(names, colours)):
             sample = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(colour))
             sample.setVisible(group not in self.model.hidden)  # the legend draws a hidden group crossed out
             self._legend_samples.append(sample)
+            if counts is not None:  # "7  47 / 412": selected / all points of the group
+                name = f"{name}  {counts[0][group]} / {counts[1][group]}"
             self.legend.addItem(sample, name)
+
+    @property
+    def legends_shown(self) -> bool:
+        return getattr(self, "_legends_shown", True)
+
+    def set_legend_visible(self, visible: bool) -> None:
+        """View > Show legends: the legend of groups, or the colour bar of a continuous colouring."""
+        self._legends_shown = bool(visible)
+        self.legend.setVisible(self._legends_shown and not self.model.continuous)
+        self.colour_bar.setVisible(self._legends_shown and self.model.continuous)
+        self.reset_view()  # the headroom kept for the legend follows it
+
+    def _draw_colour_bar(self) -> None:
+        from PyQt6.QtGui import QLinearGradient
+
+        gradient = QLinearGradient()
+        for k, colour in enumerate(scale_colours(COLOUR_BINS + 1)):
+            gradient.setColorAt(k / COLOUR_BINS, colour)
+        self.colour_bar.setGradient(gradient)
+        title = self.model.colour_bar_title()
+        self.colour_bar.setLabels({f"{title} 1.0": 1.0, "0.5": 0.5, "0.0": 0.0})
+        self.colour_bar.setVisible(self.legends_shown)
+
+    def _on_points_added(self) -> None:
+        """Your own images joined the points: the new ones are appended to the scatter (the others untouched)."""
+        points = self.points()
+        have = len(self.scatter.data)
+        brushes = self._group_brushes()
+        groups = self._brush_groups()
+        self.scatter.addPoints(pos=points[have:], data=np.arange(have, len(points)),
+                               brush=[brushes[g] for g in groups[have:]], pen=None, size=POINT_SIZE)
+        if self.model.hidden:
+            self._apply_visibility()
+        else:
+            self._tree_index = np.arange(len(points))
+            self._tree = cKDTree(points)
+            self._update_preview()
+        self._update_legend_counts()
+        self._draw_added()
+
+    def _draw_added(self) -> None:
+        """A star on each of your images with its name and the classifier's verdict."""
+        for label in self.added_labels:
+            self.removeItem(label)
+        self.added_labels = []
+        added = self.model.added if self.model.maps is not None else []
+        if not added:
+            self.added_item.clear()
+            return
+        xy = self.points()[[a.index for a in added]]
+        self.added_item.setData(pos=xy)
+        for a, (x, y) in zip(added, xy):
+            label = pg.TextItem(f"{a.name}: {a.verdict}", color="#8a1456", anchor=(-0.15, 0.5))
+            label.setZValue(SELECTION_Z + 1)
+            label.setPos(float(x), float(y))
+            self.addItem(label, ignoreBounds=True)
+            self.added_labels.append(label)
+
+    def _on_selected_changed(self) -> None:
+        self._draw_selected()
+        self._update_legend_counts()
+
+    def _draw_selected(self) -> None:
+        if self.model.maps is None or not len(self.model.selected):
+            self.selected_item.clear()
+            self.selected_points.clear()
+            self.veil.hide()
+            return
+        keep = self.model.selected
+        if self.model.hidden:  # hidden groups hide their selected points too
+            keep = keep[self.model.visible_points()[keep]]
+        xy = self.points()[keep]
+        self.selected_item.setData(xy, np.zeros(len(keep), dtype=np.int64), [pg.mkBrush(SELECTED_PEN)])
+        _, colours = self._groups()
+        opaque = [pg.mkBrush(c.red(), c.green(), c.blue(), 255) for c in colours]
+        opaque += [pg.mkBrush(c.red(), c.green(), c.blue(), 60) for c in colours]  # dimmed by the filter
+        self.selected_points.setData(xy, self._brush_groups()[keep], opaque)
+        self.veil.show()
+
+    def _update_legend_counts(self) -> None:
+        """The legend's texts with "selected / all" per group (cheaper than rebuilding the legend)."""
+        if self.model.continuous or len(self.legend.items) != len(self.model.group_names()):
+            return self._build_legend()
+        counts = self.model.group_counts() if len(self.model.selected) else None
+        for group, ((_, label), name) in enumerate(zip(self.legend.items, self.model.group_names())):
+            text = name if counts is None else f"{name}  {counts[0][group]} / {counts[1][group]}"
+            if label.text != text:
+                label.setText(text)
+
+    def _centre_on(self, positions: dict) -> None:
+        """Find: keep the zoom, move the view so the place found is in the middle."""
+        xy = positions.get(self.name)
+        if xy is None or self.model.maps is None:
+            return
+        (x0, x1), (y0, y1) = self.view.viewRange()
+        w, h = x1 - x0, y1 - y0
+        self._set_range_quietly(xRange=(xy[0] - w / 2, xy[0] + w / 2), yRange=(xy[1] - h / 2, xy[1] + h / 2),
+                                padding=0)
+
+    def _on_view_drag(self, event, axis=None) -> None:
+        """A left drag with the lasso or rectangle tool selects; otherwise (and with the other buttons) it pans."""
+        tool = self.model.tool
+        if tool is Tool.PAN or event.button() != Qt.MouseButton.LeftButton or self.model.maps is None:
+            return self._pan_drag(event, axis)
+        event.accept()
+        here = self.view.mapSceneToView(event.scenePos())
+        if event.isStart():
+            start = self.view.mapSceneToView(event.buttonDownScenePos())
+            self._region = [(start.x(), start.y())]
+        self._region.append((here.x(), here.y()))
+        polygon = self.region_polygon()
+        closed = np.vstack([polygon, polygon[:1]])
+        self.region_item.setData(closed[:, 0], closed[:, 1])
+        if event.isFinish():
+            mods = event.modifiers()
+            mode = ("add" if mods & Qt.KeyboardModifier.ShiftModifier else
+                    "remove" if mods & Qt.KeyboardModifier.AltModifier else "replace")
+            self._region = []
+            self.region_item.setData([], [])
+            if len(polygon) >= 3:
+                self.model.select_region(self.name, polygon, mode)
+
+    def region_polygon(self) -> np.ndarray:
+        """The lasso's points, or the rectangle's four corners, in view coordinates."""
+        from explorer.points import rectangle
+
+        if not self._region:
+            return np.zeros((0, 2))
+        if self.model.tool is Tool.RECTANGLE:
+            return rectangle(self._region[0], self._region[-1])
+        return np.asarray(self._region, dtype=np.float64)
 
     # ------------------------------------------------------------------ mouse
     def nearest_point(self, scene_pos) -> int:

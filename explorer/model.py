@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -70,6 +71,10 @@ class Events:
         self.playing = Event("playing")                        # play / pause
         self.walk = Event("walk")                              # computed or dropped
         self.message = Event("message")                        # (text) something worth a line in a status bar
+        self.selected = Event("selected")                      # the lasso/rectangle selection changed
+        self.tool = Event("tool")                              # the mouse tool (pan, lasso, rectangle) changed
+        self.centre = Event("centre")                          # ({map name: (x, y)}) views centre on these places
+        self.points_added = Event("points_added")              # your own images were added as points at the end
 
 
 class Origin(enum.Enum):
@@ -97,6 +102,42 @@ class Current:
     frame: int = NONE                        # FRAME: which frame
     frames: int = 0                          # FRAME: of how many
     detail: str = ""                         # FRAME: "A = #3 -> B = #7"; INTERVENTION: its description
+
+
+class Tool(enum.Enum):
+    """What a left drag on a map does."""
+
+    PAN = "pan"
+    LASSO = "lasso"
+    RECTANGLE = "rectangle"
+
+
+class ColourMode(enum.Enum):
+    """What colours the maps. For binary runs LABEL, PREDICTION, PROBABILITY and MISCLASSIFIED speak of the
+    attribute ``ExplorerModel.colour_by``."""
+
+    LABEL = "label"
+    PREDICTION = "prediction"
+    CONFIDENCE = "confidence"          # multi-class: the classifier's largest probability (continuous)
+    PROBABILITY = "probability"        # binary: the probability of the attribute (continuous)
+    MISCLASSIFIED = "misclassified"    # label differs from prediction
+
+
+CONTINUOUS_MODES = (ColourMode.CONFIDENCE, ColourMode.PROBABILITY)
+COLOUR_BINS = 16  # continuous colourings are drawn in this many steps (one brush each; the colour bar is smooth)
+
+
+ADDED_SPLIT = -1  # latents.split of an added image (its latents.index counts the added images from 0)
+
+
+@dataclass(frozen=True)
+class AddedImage:
+    """One of your own images, encoded and placed on the maps as point ``index``."""
+
+    index: int
+    name: str           # the file name
+    inverted: bool      # its polarity was flipped to match the run's images
+    verdict: str        # the classifier's prediction text
 
 
 class Kind(enum.Enum):
@@ -202,6 +243,14 @@ class ExplorerModel:
         self.walk: Walk | None = None
         self._swap_choice = None
         self._class_stats: tuple | None = None
+        self.selected = np.zeros(0, dtype=np.int64)       # lasso/rectangle selection: sorted point indices
+        self.tool = Tool.PAN                              # what a left drag on a map does
+        self.colour_mode = ColourMode.LABEL               # what colours the maps (with colour_by for binary runs)
+        self.filter: int | None = None                    # index into filter_options(): others are dimmed
+        self._neighbour_trees: dict | None = None         # per latent block, a k-d tree of the points
+        self.added: list[AddedImage] = []                 # your own images, added as the last points
+        self.add_polarity = "auto"                        # explorer.own_images.Polarity value for new images
+        self._data_background: float | None = None
 
     # ------------------------------------------------------------------ the run and its maps
     @property
@@ -218,10 +267,13 @@ class ExplorerModel:
         self.maps, self.inverse, self.forward = None, {}, {}
         self.hover, self.a, self.b, self.colour_by, self.hidden = NONE, NONE, NONE, 0, frozenset()
         self.unlabelled_by_prediction, self._data_problem_told = False, None
+        self.selected, self.colour_mode, self.filter = np.zeros(0, dtype=np.int64), ColourMode.LABEL, None
+        self._neighbour_trees, self.added, self._data_background = None, [], None
         self.current = self.intervention = self.interpolation = self.walk = None
         self.frame, self.playing = 0, False
         self._class_stats = self._swap_choice = None
         self.events.run_loaded.emit()
+        self.events.selected.emit()
         for event in (self.events.intervention, self.events.interpolation, self.events.walk, self.events.playing):
             event.emit()
         # without cached maps, a PCA of the latents stands in at once until the UMAP maps arrive (set_maps again)
@@ -283,6 +335,16 @@ class ExplorerModel:
         on = [n for n, v in zip(spec.names, labels[i]) if v > 0.5]
         return ", ".join(on) if on else "(none)"
 
+    def source_text(self, i: int) -> str:
+        """Where point ``i`` came from: "test image 12", or "your image a.png"."""
+        from core.latents import SPLIT_NAMES
+
+        lat = self.run.latents
+        split = int(lat.split[i])
+        if split == ADDED_SPLIT:
+            return f"your image {self.added[int(lat.index[i])].name}"
+        return f"{SPLIT_NAMES[split]} image {int(lat.index[i])}"
+
     def prediction_text(self, probs: np.ndarray) -> str:
         spec = self.label_spec
         if spec.is_multiclass:
@@ -314,29 +376,84 @@ class ExplorerModel:
     # ------------------------------------------------------------------ colouring
     @property
     def labelled(self) -> np.ndarray:
-        """[N] bool: which points have a label (unlabelled images of a partly labelled data set do not)."""
+        """[N] bool: which points have a label (unlabelled images of a partly labelled data set, and your own added
+        images, do not)."""
         return labelled_mask(self.run.latents.labels)
+
+    def _labelled(self) -> np.ndarray:
+        return self.labelled
 
     @property
     def has_unlabelled(self) -> bool:
         return self.run is not None and not bool(self.labelled.all())
 
-    def colour_groups(self) -> np.ndarray:
-        """[N] integer colour group of every point: its class, or 0/1 for the chosen binary attribute; unlabelled
-        points form the last group ("unlabelled"), or take the classifier's prediction when
-        ``unlabelled_by_prediction``."""
+    def colour_options(self) -> list[tuple[ColourMode, int, str]]:
+        """What the maps can be coloured by: (mode, attribute, text). Multi-class runs: label, prediction,
+        confidence, misclassified; binary runs: each attribute, its prediction, its probability and its errors."""
+        if self.label_spec.is_multiclass:
+            return [(ColourMode.LABEL, 0, "label"), (ColourMode.PREDICTION, 0, "prediction"),
+                    (ColourMode.CONFIDENCE, 0, "confidence"), (ColourMode.MISCLASSIFIED, 0, "misclassified")]
+        options = []
+        for a, name in enumerate(self.label_spec.names):
+            options += [(ColourMode.LABEL, a, name), (ColourMode.PREDICTION, a, f"{name}: prediction"),
+                        (ColourMode.PROBABILITY, a, f"{name}: probability"),
+                        (ColourMode.MISCLASSIFIED, a, f"{name}: misclassified")]
+        return options
+
+    def set_colouring(self, mode: ColourMode, attribute: int | None = None) -> None:
+        """Colour the maps by ``mode`` (of ``attribute`` for binary runs); hidden groups are shown again."""
+        mode = ColourMode(mode)
+        attribute = self.colour_by if attribute is None else int(attribute)
+        if mode not in {m for m, _, _ in self.colour_options()}:
+            raise ValueError(f"a {'multi-class' if self.label_spec.is_multiclass else 'binary'} run cannot be "
+                             f"coloured by {mode.value}")
+        if (mode, attribute) != (self.colour_mode, self.colour_by):
+            self.colour_mode, self.colour_by, self.hidden = mode, attribute, frozenset()
+            self.events.colouring.emit()
+
+    @property
+    def continuous(self) -> bool:
+        """The colouring is a value in [0, 1] (drawn with a colour bar), not groups with names."""
+        return self.colour_mode in CONTINUOUS_MODES
+
+    def colour_values(self) -> np.ndarray | None:
+        """[N] the continuous value that colours each point (confidence or probability), None for groups."""
+        probs = self.run.latents.probs
+        if self.colour_mode is ColourMode.CONFIDENCE:
+            return probs.max(axis=1)
+        if self.colour_mode is ColourMode.PROBABILITY:
+            return probs[:, self.colour_by]
+        return None
+
+    def _label_and_prediction(self) -> tuple[np.ndarray, np.ndarray]:
+        """[N] given label and predicted label (classes, or 0/1 of the attribute colour_by)."""
         lat = self.run.latents
         if self.label_spec.is_multiclass:
-            given, predicted = lat.labels, np.argmax(lat.probs, axis=-1)
-        else:
-            given, predicted = lat.labels[:, self.colour_by] > 0.5, lat.probs[:, self.colour_by] > 0.5
+            return lat.labels.astype(np.int64), lat.probs.argmax(axis=1)
+        a = self.colour_by
+        return (lat.labels[:, a] > 0.5).astype(np.int64), (lat.probs[:, a] > 0.5).astype(np.int64)
+
+    def colour_groups(self) -> np.ndarray:
+        """[N] integer colour group of every point: its class or attribute value (given or predicted), whether the
+        classifier got it wrong, or for continuous colourings the step (of COLOUR_BINS) its value falls in.
+        Unlabelled points form the last group ("unlabelled"), or take the classifier's prediction when
+        ``unlabelled_by_prediction``."""
+        values = self.colour_values()
+        if values is not None:
+            return np.minimum((np.clip(values, 0, 1) * COLOUR_BINS).astype(np.int64), COLOUR_BINS - 1)
+        given, predicted = self._label_and_prediction()
+        if self.colour_mode is ColourMode.PREDICTION:
+            return predicted
         has = self.labelled
+        if self.colour_mode is ColourMode.MISCLASSIFIED:  # an image without a label is neither right nor wrong
+            return np.where(has, (given != predicted).astype(np.int64), 2)
         if has.all():
-            return given.astype(np.int64)
+            return given
         unlabelled = predicted if self.unlabelled_by_prediction else len(self._base_group_names())
         return np.where(has, given, unlabelled).astype(np.int64)
 
     def _base_group_names(self) -> list[str]:
+        """The label colouring's groups without "unlabelled"."""
         spec = self.label_spec
         if spec.is_multiclass:
             return list(spec.names)
@@ -345,6 +462,16 @@ class ExplorerModel:
 
     def group_names(self) -> list[str]:
         """The colour groups' names; "unlabelled" last when some points have no label and keep their own colour."""
+        spec, mode = self.label_spec, self.colour_mode
+        if mode in CONTINUOUS_MODES:
+            return [f"{k / COLOUR_BINS:.2f}\u2013{(k + 1) / COLOUR_BINS:.2f}" for k in range(COLOUR_BINS)]
+        if mode is ColourMode.MISCLASSIFIED:
+            return ["correct", "misclassified"] + (["unlabelled"] if self.has_unlabelled else [])
+        if mode is ColourMode.PREDICTION:
+            if spec.is_multiclass:
+                return list(spec.names)
+            attribute = spec.names[self.colour_by]
+            return [f"predicted not {attribute}", f"predicted {attribute}"]
         names = self._base_group_names()
         if self.has_unlabelled and not self.unlabelled_by_prediction:
             names.append("unlabelled")
@@ -355,6 +482,21 @@ class ExplorerModel:
             self.unlabelled_by_prediction, self.hidden = bool(on), frozenset()
             self.events.colouring.emit()
 
+    def palette(self) -> str:
+        """Which colours the groups take: "classes", "binary", "errors" or "scale" (continuous)."""
+        if self.continuous:
+            return "scale"
+        if self.colour_mode is ColourMode.MISCLASSIFIED:
+            return "errors"
+        return "classes" if self.label_spec.is_multiclass else "binary"
+
+    def colour_bar_title(self) -> str:
+        if self.colour_mode is ColourMode.CONFIDENCE:
+            return "confidence"
+        if self.colour_mode is ColourMode.PROBABILITY:
+            return f"p({self.label_spec.names[self.colour_by]})"
+        return ""
+
     # ------------------------------------------------------------------ point images
     def point_image(self, i: int) -> np.ndarray:
         """uint8 image of point ``i``: full size from the run or its data, else the run's thumbnail. When the
@@ -363,7 +505,7 @@ class ExplorerModel:
         problem = self.run.images.problem
         if problem and problem != self._data_problem_told:
             self._data_problem_told = problem
-            self.report(f"{problem}; showing the run's thumbnails (File > Locate data folder…)")
+            self.report(f"{problem}; showing the run's thumbnails (File > Locate data folder\u2026)")
         return image
 
     def locate_data(self, folder) -> bool:
@@ -385,10 +527,8 @@ class ExplorerModel:
         return ~np.isin(groups, sorted(self.hidden))
 
     def set_colour_by(self, attribute: int) -> None:
-        attribute = int(attribute)
-        if attribute != self.colour_by:
-            self.colour_by, self.hidden = attribute, frozenset()
-            self.events.colouring.emit()
+        """Binary runs: colour by attribute ``attribute`` (keeping what of it colours the maps)."""
+        self.set_colouring(self.colour_mode, attribute)
 
     def set_group_hidden(self, group: int, hidden: bool) -> None:
         new = self.hidden | {int(group)} if hidden else self.hidden - {int(group)}
@@ -429,7 +569,8 @@ class ExplorerModel:
             self.select_b(NONE)
 
     def clear(self) -> None:
-        """Esc: B and the intervention go; the current latent goes back to A."""
+        """Esc: the lasso selection, B and the intervention go; the current latent goes back to A."""
+        self.clear_selection()
         self.set_playing(False)
         self._drop_intervention()
         self.clear_b()
@@ -690,9 +831,242 @@ class ExplorerModel:
             return self.compute_walk()
         return self.walk
 
+    # ------------------------------------------------------------------ the lasso / rectangle selection
+    def set_tool(self, tool: Tool) -> None:
+        tool = Tool(tool)
+        if tool is not self.tool:
+            self.tool = tool
+            self.events.tool.emit()
+
+    def set_selected(self, indices) -> None:
+        """The selection becomes ``indices`` (any order, repeats allowed)."""
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(indices) > 1 and not (indices[1:] > indices[:-1]).all():  # a lasso's flatnonzero is sorted already
+            indices = np.unique(indices)
+        if len(indices) and (indices[0] < 0 or indices[-1] >= len(self.run.latents)):
+            raise IndexError(f"selection indices must lie in [0, {len(self.run.latents)})")
+        if not np.array_equal(indices, self.selected):
+            self.selected = indices
+            self.events.selected.emit()
+
+    def select_region(self, name: str, polygon, mode: str = "replace") -> np.ndarray:
+        """Select the visible points of map ``name`` inside ``polygon`` [M, 2] (a lasso, or a rectangle's four
+        corners). ``mode``: "replace", "add" (shift) or "remove" (alt). Returns the new selection."""
+        from explorer.points import points_in_polygon
+
+        if self.maps is None:
+            return self.selected
+        inside = points_in_polygon(self.map_points(name), polygon)
+        if self.hidden:
+            inside &= self.visible_points()
+        chosen = np.flatnonzero(inside)
+        if mode == "add":
+            chosen = np.union1d(self.selected, chosen)
+        elif mode == "remove":
+            chosen = np.setdiff1d(self.selected, chosen)
+        self.set_selected(chosen)
+        return self.selected
+
+    def clear_selection(self) -> None:
+        self.set_selected(np.zeros(0, dtype=np.int64))
+
+    def selected_mask(self) -> np.ndarray:
+        mask = np.zeros(len(self.run.latents), dtype=bool)
+        mask[self.selected] = True
+        return mask
+
+    def group_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(selected, all) points per colour group, e.g. 47 of the 412 sevens are selected."""
+        groups, n = self.colour_groups(), len(self.group_names())
+        return np.bincount(groups[self.selected], minlength=n)[:n], np.bincount(groups, minlength=n)[:n]
+
+    def selected_text(self) -> str:
+        if not len(self.selected):
+            return "no selection"
+        return f"{len(self.selected):,} / {len(self.run.latents):,} selected"
+
+    def export_selection(self, csv_path, png_path=None) -> tuple:
+        """Write the selection as a CSV (every point: index, split, label, prediction, confidence, both map
+        places, z_c and style) and, with ``png_path``, a PNG grid of its images (the first MAX_GRID_IMAGES)."""
+        from explorer.points import selection_grid, write_png, write_selection_csv
+
+        if not len(self.selected):
+            raise ValueError("nothing is selected: draw a lasso or a rectangle on a map first")
+        if self.maps is None:
+            raise ValueError("the maps are not ready yet")
+        written = [write_selection_csv(self, self.selected, csv_path)]
+        if png_path is not None:
+            from explorer.points import MAX_GRID_IMAGES
+
+            grid = selection_grid([self.run.images[i] for i in self.selected[:MAX_GRID_IMAGES]])
+            written.append(write_png(grid, png_path))
+        return tuple(written)
+
+    # ------------------------------------------------------------------ find and filter
+    def filter_options(self) -> list[str]:
+        """What the filter can keep bright: each class (by label), or each attribute present (binary runs)."""
+        spec = self.label_spec
+        return list(spec.names) if spec.is_multiclass else [f"{n} present" for n in spec.names]
+
+    def set_filter(self, option: int | None) -> None:
+        """Keep the points of filter option ``option`` bright and dim all others (None: no filter)."""
+        option = None if option is None or int(option) < 0 else int(option)
+        if option is not None and option >= len(self.filter_options()):
+            raise IndexError(f"no filter option {option}")
+        if option != self.filter:
+            self.filter = option
+            self.events.colouring.emit()
+
+    def dimmed(self) -> np.ndarray:
+        """[N] bool: points the filter dims (none without a filter)."""
+        labels = self.run.latents.labels
+        if self.filter is None:
+            return np.zeros(len(labels), dtype=bool)
+        if self.label_spec.is_multiclass:
+            return labels != self.filter
+        return ~(labels[:, self.filter] > 0.5)  # absent, or no label (NaN)
+
+    def find(self, text: str) -> str:
+        """The search box: a class or attribute name (also "class 7") selects its points; an image index ("#12",
+        or a number that names no class) becomes A. Both maps centre on what was found. Returns a line saying what
+        happened (also reported). On MNIST "7" is the class and "#7" the point."""
+        raw = str(text).strip()
+        if not raw or self.run is None:
+            return ""
+        names = [name.lower() for name in self.label_spec.names]
+        query = raw.lower()
+        for prefix in ("class ", "label "):
+            if query.startswith(prefix) and query[len(prefix):].strip() in names:
+                query = query[len(prefix):].strip()
+        n = len(self.run.latents)
+        index = raw.lstrip("#").strip()
+        if (raw.startswith("#") or query not in names) and index.isdigit():
+            i = int(index)
+            if i >= n:
+                return self._told(f"no point #{i}: this run has {n:,} points (#0 to #{n - 1})")
+            self.select_a(i)
+            self._centre(self._point_positions(i))
+            return self._told(f"found #{i}: {self.point_label_text(i)}")
+        if query not in names:
+            return self._told(f"nothing called {raw!r}: type a point index (#12) or one of "
+                              f"{', '.join(self.label_spec.names)}")
+        k = names.index(query)
+        labels = self.run.latents.labels
+        members = np.flatnonzero(labels == k if self.label_spec.is_multiclass else labels[:, k] > 0.5)
+        self.set_selected(members)
+        if len(members) and self.maps is not None:
+            self._centre({name: np.median(self.map_points(name)[members], axis=0) for name in MAP_NAMES})
+        return self._told(f"selected the {len(members):,} points labelled {self.label_spec.names[k]}")
+
+    def _centre(self, positions: dict) -> None:
+        if self.maps is not None:
+            self.events.centre.emit({k: np.asarray(v, dtype=np.float64) for k, v in positions.items()})
+
+    def _told(self, text: str) -> str:
+        self.report(text)
+        return text
+
+    def neighbours(self, i: int | None = None, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest points of point ``i`` (default A) in z_c (same characteristics, other styles) and in
+        the style latent (same style, other characteristics), nearest first, the point itself left out."""
+        from scipy.spatial import cKDTree
+
+        i = self.a if i is None else int(i)
+        if i < 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        lat = self.run.latents
+        if self._neighbour_trees is None:
+            self._neighbour_trees = {"zc": cKDTree(lat.z_c), "style": cKDTree(lat.z_style)}
+        k = min(int(k), len(lat) - 1)
+        found = []
+        for name, latent in (("zc", lat.z_c), ("style", lat.z_style)):
+            _, idx = self._neighbour_trees[name].query(latent[i], k=k + 1)
+            idx = np.atleast_1d(idx)
+            found.append(idx[idx != i][:k].astype(np.int64))
+        return found[0], found[1]
+
+    # ------------------------------------------------------------------ your own images
+    def add_images(self, paths, polarity: str | None = None) -> list[AddedImage]:
+        """Read, convert (explorer.own_images), encode and place image files as new points at the end. A file that
+        is not a readable image raises ImageReadError naming it, before anything changes."""
+        from explorer.own_images import Polarity, data_background, load_for_model
+
+        if self.maps is None:
+            raise ValueError("the maps are not ready yet: add images once they are drawn")
+        if self._data_background is None:  # the run's own images say which way round they are
+            own = [i for i in range(min(64, len(self.run.latents))) if int(self.run.latents.split[i]) != ADDED_SPLIT]
+            self._data_background = data_background([self.run.images[i] for i in own])
+        x, inverted = load_for_model(list(paths), self.engine.image_shape, self._data_background,
+                                     Polarity(polarity or self.add_polarity))
+        return self.add_image_arrays(x, [Path(p).name for p in paths], inverted)
+
+    def add_image_arrays(self, x: np.ndarray, names: list[str], inverted: list[bool] | None = None
+                         ) -> list[AddedImage]:
+        """float32 [M, C, H, W] images in the model's shape -> M new points: encoded, classified, placed on both
+        maps among their nearest latents, usable as A or B. Returns what was added."""
+        import torch
+
+        from core.labels import UNLABELLED_CLASS
+        from core.latents import Latents
+        from core.projection import LatentMaps
+
+        if self.maps is None:
+            raise ValueError("the maps are not ready yet: add images once they are drawn")
+        engine, lat = self.engine, self.run.latents
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        encoded = engine.encode(torch.from_numpy(x))
+        z_c, z_s = encoded.z_c.cpu().numpy(), encoded.z_style.cpu().numpy()
+        probs = engine.classify(encoded.z_c).cpu().numpy()
+        m, start, first = len(x), len(lat), len(self.added)
+        if self.label_spec.is_multiclass:
+            labels = np.full(m, UNLABELLED_CLASS, dtype=lat.labels.dtype)
+        else:
+            labels = np.full((m,) + lat.labels.shape[1:], np.nan, dtype=np.float32)
+        images = (x * 255).round().clip(0, 255).astype(np.uint8)
+        self.run.latents = Latents(
+            z_c=np.concatenate([lat.z_c, z_c]), z_style=np.concatenate([lat.z_style, z_s]),
+            labels=np.concatenate([lat.labels, labels]), probs=np.concatenate([lat.probs, probs]),
+            split=np.concatenate([lat.split, np.full(m, ADDED_SPLIT, dtype=lat.split.dtype)]),
+            index=np.concatenate([lat.index, np.arange(first, first + m, dtype=lat.index.dtype)]),
+            images=None if lat.images is None else np.concatenate([lat.images, images]))
+        if not isinstance(self.run.images, _WithAdded):
+            self.run.images = _WithAdded(self.run.images)
+        from core.imaging import to_uint8
+
+        for k in range(m):
+            self.run.images.extra[start + k] = to_uint8(images[k])
+        maps = self.maps  # the 2-D places of the new points: where the forward lookups put their latents
+        self.maps = self.run.maps = LatentMaps(zc=np.concatenate([maps.zc, self.forward["zc"](z_c)]).astype(
+            maps.zc.dtype), style=np.concatenate([maps.style, self.forward["style"](z_s)]).astype(maps.style.dtype),
+            key=maps.key)
+        inverted = list(inverted) if inverted is not None else [False] * m
+        new = [AddedImage(start + k, str(names[k]), bool(inverted[k]), self.prediction_text(probs[k]))
+               for k in range(m)]
+        self.added.extend(new)
+        self._neighbour_trees = None
+        self.events.points_added.emit()
+        self.report("added " + "; ".join(f"#{a.index} {a.name}: {a.verdict}" + (" (inverted)" if a.inverted else "")
+                                         for a in new))
+        return new
+
     def report(self, text: str) -> None:
         """A non-fatal note for a status bar (exports written, errors that do not stop anything)."""
         self.events.message.emit(str(text))
+
+
+class _WithAdded:
+    """The run's point images, then the added images (by point index)."""
+
+    def __init__(self, base):
+        self.base = base
+        self.extra: dict[int, np.ndarray] = {}
+
+    def __getitem__(self, i):
+        i = int(i)
+        return self.extra[i] if i in self.extra else self.base[i]
+
+    def __getattr__(self, name):  # anything else the run's images offer
+        return getattr(self.base, name)
 
 
 def _replace(value, **changes):

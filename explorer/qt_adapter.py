@@ -24,6 +24,10 @@ class QtModel(QObject):
     playingChanged = pyqtSignal()
     walkChanged = pyqtSignal()
     message = pyqtSignal(str)
+    selectedChanged = pyqtSignal()
+    toolChanged = pyqtSignal()
+    centreRequested = pyqtSignal(object)  # {map name: (x, y)}
+    pointsAdded = pyqtSignal()
 
     def __init__(self, model: ExplorerModel | None = None, parent=None):
         super().__init__(parent)
@@ -34,5 +38,7 @@ class QtModel(QObject):
                               (e.colouring, self.colouringChanged), (e.current, self.currentChanged),
                               (e.intervention, self.interventionChanged),
                               (e.interpolation, self.interpolationChanged), (e.frame, self.frameChanged),
-                              (e.playing, self.playingChanged), (e.walk, self.walkChanged), (e.message, self.message)):
+                              (e.playing, self.playingChanged), (e.walk, self.walkChanged), (e.message, self.message),
+                              (e.selected, self.selectedChanged), (e.tool, self.toolChanged),
+                              (e.centre, self.centreRequested), (e.points_added, self.pointsAdded)):
             event.connect(signal.emit)

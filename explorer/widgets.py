@@ -24,6 +24,22 @@ def binary_colours() -> list[QColor]:
 UNLABELLED_COLOUR = "#c4c4c4"
 
 
+def error_colours() -> list[QColor]:
+    return [QColor("#b8b8b8"), QColor("#d62728"), QColor(UNLABELLED_COLOUR)]  # correct, misclassified (red), unlabelled
+
+
+# viridis at 9 stops: perceptually even and readable by colour-blind users, for continuous colourings
+_SCALE = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"]
+
+
+def scale_colours(n: int) -> list[QColor]:
+    """n colours from low to high along the continuous scale (n >= 2)."""
+    stops = np.array([[QColor(c).red(), QColor(c).green(), QColor(c).blue()] for c in _SCALE], dtype=float)
+    t = np.linspace(0, len(_SCALE) - 1, n)
+    rgb = np.stack([np.interp(t, np.arange(len(_SCALE)), stops[:, ch]) for ch in range(3)], axis=1)
+    return [QColor(int(r + 0.5), int(g + 0.5), int(b + 0.5)) for r, g, b in rgb]
+
+
 def qimage(image: np.ndarray) -> QImage:
     """uint8 [H, W] or [H, W, 3] -> QImage (a copy, so the array may change afterwards)."""
     image = np.ascontiguousarray(image)
