@@ -347,8 +347,8 @@ class MapView(pg.PlotWidget):
         self.colour_bar.hide()
         self.legend.setVisible(self.legends_shown)
         names, colours = self._groups()
-        self.legend.setColumnCount(5 if len(names) > 2 else 2)
         counts = self.model.group_counts() if len(self.model.selected) else None
+        self.legend.setColumnCount(self._legend_columns(len(names), counts is not None))
         for group, (name, colour) in enumerate(zip(names, colours)):
             sample = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(colour))
             sample.setVisible(group not in self.model.hidden)  # the legend draws a hidden group crossed out
@@ -444,6 +444,17 @@ class MapView(pg.PlotWidget):
             text = name if counts is None else f"{name}  {counts[0][group]} / {counts[1][group]}"
             if label.text != text:
                 label.setText(text)
+        columns = self._legend_columns(len(self.legend.items), counts is not None)
+        if columns != self.legend.columnCount:
+            self.legend.setColumnCount(columns)
+
+    def _legend_columns(self, groups: int, counted: bool) -> int:
+        """5 columns, fewer when "47 / 412" counts widen the entries and the map is narrow (a laptop screen)."""
+        if groups <= 2:
+            return 2
+        if not counted:
+            return 5
+        return max(2, min(5, int((self.width() - 60) / 100)))
 
     def _centre_on(self, positions: dict) -> None:
         """Find: keep the zoom, move the view so the place found is in the middle."""
