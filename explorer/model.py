@@ -2,7 +2,9 @@
 
 What it holds: the loaded run and its maps, the selection (A, B, the point under the mouse), which groups are
 hidden, the current latent and what moved it (``Current``), the intervention on A (``Intervention``), the
-interpolation from A to B (``Interpolation``) and the latent walk (``Walk``).
+interpolation from A to B (``Interpolation``) and the latent walk (``Walk``); the lasso/rectangle selection
+(``selected``, many points, apart from A and B), what colours the maps (``ColourMode``), the filter, and your own
+images (``AddedImage``: appended to the run's points, so A, B, swaps and paths treat them like any point).
 
 Every derived value is computed here, from the model, and dropped the moment what it depends on changes:
 - an intervention belongs to A (and to B for a transfer): choosing another A, another B for a transfer, clearing B
