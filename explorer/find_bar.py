@@ -4,7 +4,7 @@ the model's methods; it keeps nothing of its own."""
 from __future__ import annotations
 
 from PyQt6.QtGui import QAction, QActionGroup
-from PyQt6.QtWidgets import QComboBox, QLabel, QLineEdit, QToolBar
+from PyQt6.QtWidgets import QComboBox, QLabel, QLineEdit, QToolBar, QToolButton
 
 from explorer.model import Tool
 from explorer.qt_adapter import QtModel
@@ -58,6 +58,10 @@ class FindBar(QToolBar):
         qt_model.toolChanged.connect(self._show_tool)
         qt_model.colouringChanged.connect(self._show_filter)
         self._show_tool()
+        for button in self.findChildren(QToolButton):  # Qt's own buttons: the search's clear and the overflow
+            if not button.toolTip():
+                button.setToolTip("Clear the search" if isinstance(button.parent(), QLineEdit)
+                                  else "More of this tool bar")
 
     @staticmethod
     def tool_keys():

@@ -62,14 +62,23 @@ def test_a_lasso_on_the_zc_map_selects_on_both_maps_counts_in_the_legend_and_esc
     radius = 0.08 * np.ptp(zc[:, 0])
     lasso = around(zc, 0, radius)
     range_before = zc_view.view.viewRange()
+    drawn = []
+    select_region = m.select_region
+    m.select_region = lambda name, polygon, mode="replace": (drawn.append((name, polygon)),
+                                                             select_region(name, polygon, mode))[1]
     mouse_drag(qtbot, zc_view, lasso)
     assert zc_view.view.viewRange() == range_before  # the lasso did not pan
     from explorer.points import points_in_polygon
 
-    # what the mouse drew, in view coordinates (pixel rounding moves the polygon slightly)
+    # the polygon the view built from the mouse is the lasso drawn (up to pixel rounding) ...
+    assert len(drawn) == 1 and drawn[0][0] == "zc"
+    polygon = drawn[0][1]
+    px = max(abs(v) for v in zc_view.view.viewPixelSize())
+    gaps = np.linalg.norm(polygon[:, None, :] - lasso[None, :, :], axis=2).min(axis=1)
+    assert len(polygon) >= 8 and gaps.max() < 3 * px  # each vertex is a point of the drawn lasso
+    # ... and the selection is exactly the points inside it
     assert len(m.selected) > 10
-    inside = np.flatnonzero(points_in_polygon(zc, around(zc, 0, radius * 0.97)))
-    assert set(inside) <= set(m.selected)
+    np.testing.assert_array_equal(m.selected, np.flatnonzero(points_in_polygon(zc, polygon)))
     for name, view in window.maps.items():  # ringed on both maps
         item = view.selected_item
         np.testing.assert_allclose(np.c_[item._x, item._y], m.map_points(name)[m.selected], rtol=1e-6)
