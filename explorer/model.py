@@ -993,7 +993,7 @@ class ExplorerModel:
         is not a readable image raises ImageReadError naming it, before anything changes."""
         from explorer.own_images import Polarity, data_background, load_for_model
 
-        if self.maps is None:
+        if self.maps is None or self.maps.provisional:  # the UMAP maps replace the PCA ones point for point
             raise ValueError("the maps are not ready yet: add images once they are drawn")
         if self._data_background is None:  # the run's own images say which way round they are
             own = [i for i in range(min(64, len(self.run.latents))) if int(self.run.latents.split[i]) != ADDED_SPLIT]
@@ -1012,7 +1012,7 @@ class ExplorerModel:
         from core.latents import Latents
         from core.projection import LatentMaps
 
-        if self.maps is None:
+        if self.maps is None or self.maps.provisional:  # the UMAP maps replace the PCA ones point for point
             raise ValueError("the maps are not ready yet: add images once they are drawn")
         engine, lat = self.engine, self.run.latents
         x = np.ascontiguousarray(x, dtype=np.float32)
