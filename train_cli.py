@@ -15,12 +15,15 @@ import json
 import sys
 from pathlib import Path
 
+from core.likelihood import LIKELIHOODS
+
 SUBCOMMANDS = {"study": ("core.study.cli", "main"), "latents": ("core.reencode", "main"),
                "measure": ("core.run_measures", "main"), "refit-prior": ("core.prior_fit", "main")}  # name -> (module, function): extra commands such as `study`, registered below
 
 
 # option dest -> (part of the RunConfig, field) it sets; ``True`` flags that switch a default off map to False
-MODEL_OPTIONS = {"latent_dim": "latent_dim", "zc_dim": "zc_dim", "likelihood": "likelihood"}
+MODEL_OPTIONS = {"latent_dim": "latent_dim", "zc_dim": "zc_dim", "likelihood": "likelihood",
+                 "laplace_scale": "likelihood_scale"}
 OBJECTIVE_OPTIONS = {"beta": "beta", "qyx_samples": "num_qyx_samples"}
 TRAIN_OPTIONS = {name: name for name in ("epochs", "batch_size", "lr", "prior_lr_scale", "classifier_lr_scale",
                                          "lr_schedule", "prior_refit", "seed", "device", "threads", "limit_train",
@@ -51,7 +54,10 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--latent-dim", type=at_least(2), help=f"size of z = [z_c, style] ({_default('model', 'latent_dim')})")
     m.add_argument("--zc-dim", type=at_least(0), help="size of z_c for a multi-class label (default: one per class; binary: one per attribute)")
-    m.add_argument("--likelihood", choices=("bernoulli", "laplace"), help="p(x|z) (default bernoulli for grey, laplace for RGB)")
+    m.add_argument("--likelihood", choices=LIKELIHOODS,
+                   help="p(x|z) of the decoder (default: bernoulli, see README); laplace is the CCVAE authors' "
+                        "CelebA setting (fixed scale, --laplace-scale)")
+    m.add_argument("--laplace-scale", type=positive, help="the fixed scale of --likelihood laplace (default 1, the authors' value)")
     m.add_argument("--beta", type=non_negative, help=f"weight of the latent terms ({_default('objective', 'beta')}: the paper's objective)")
     m.add_argument("--qyx-samples", type=at_least(1), help=f"K samples in the estimate of q(y|x) ({_default('objective', 'num_qyx_samples')})")
     t = p.add_argument_group("training")
@@ -210,6 +216,11 @@ def train_main(argv: list[str]) -> int:
     finally:
         distributed.shutdown()
     if group.is_main:
+        from core.reconstruction import reconstruction_warning
+
+        warning = reconstruction_warning(summary, summary.get("likelihood"))  # the run's own (--resume keeps it)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
         print(json.dumps(summary))
     return 0
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from core.errors import ConfigError
 from core.labels import LabelSpec
+from core.likelihood import check_likelihood
 
 FORMAT_VERSION = 1  # bump when config.json or model.pt change in a way old runs cannot be read
 
@@ -19,8 +20,9 @@ class ModelConfig:
     latent_dim: int = 16          # size of the whole latent z = [z_c, z_style]
     zc_dim: int = 0               # size of z_c; 0: one dimension per class (capped at latent_dim - 1);
                                   # binary labels always get one dimension per attribute, as in the paper
-    likelihood: str | None = "bernoulli"  # p(x|z): "bernoulli" (logits, grey levels in [0, 1]) or "laplace"
-                                          # (scale 1); None until the data says (core.presets.default_likelihood)
+    likelihood: str | None = "bernoulli"  # p(x|z): one of core.likelihood.LIKELIHOODS (see there); None until
+                                          # the data says (core.likelihood.default_likelihood)
+    likelihood_scale: float = 1.0  # the fixed scale of "laplace" (1 in the CCVAE authors' code); others ignore it
     hidden_channels: tuple[int, ...] = ()  # conv widths; empty means the default for the image size
 
     def __post_init__(self):
@@ -28,8 +30,10 @@ class ModelConfig:
         self.hidden_channels = tuple(int(v) for v in self.hidden_channels)
         if isinstance(self.label_spec, dict):
             self.label_spec = LabelSpec.from_json(self.label_spec)
-        if self.likelihood not in ("bernoulli", "laplace", None):
-            raise ConfigError(f"likelihood must be 'bernoulli' or 'laplace', not {self.likelihood!r}")
+        if self.likelihood is not None:
+            check_likelihood(self.likelihood)
+        if not self.likelihood_scale > 0:
+            raise ConfigError(f"the Laplace scale must be positive, not {self.likelihood_scale}")
         if self.label_spec is None:
             return
         if not self.label_spec.is_multiclass:

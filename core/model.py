@@ -5,14 +5,13 @@ characteristics, the rest (the style, z_\\c in the paper) have the prior N(0, I)
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from core.config import ModelConfig
 from core.heads import make_head
+from core.likelihood import decoder_channels
+from core.pixel_likelihood import PixelLikelihood
 from core.networks import Decoder, Encoder, default_channels
 
 
@@ -22,7 +21,9 @@ class CCVAE(nn.Module):
         self.config = config
         channels = config.hidden_channels or default_channels(config.image_shape[1])
         self.encoder = Encoder(config.image_shape, config.latent_dim, channels)
-        self.decoder = Decoder(config.image_shape, config.latent_dim, channels)
+        c, h, w = config.image_shape
+        self.decoder = Decoder((decoder_channels(config.likelihood, c), h, w), config.latent_dim, channels)
+        self.likelihood = PixelLikelihood(config.likelihood, c, config.likelihood_scale)
         self.head = make_head(config.label_spec, config.zc_dim)
         self.encoder.to(memory_format=torch.channels_last)
         self.decoder.to(memory_format=torch.channels_last)
@@ -49,15 +50,12 @@ class CCVAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z [B, latent_dim] -> the decoded image [B, C, H, W] in [0, 1] (the likelihood's mean)."""
-        return torch.sigmoid(self.decoder(z))
+        return self.likelihood.mean(self.decoder(z))
 
     def log_px(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """log p(x|z) summed over pixels -> [B]. Bernoulli reads grey levels in [0, 1] as soft targets
-        (no binarisation); Laplace has scale 1 around sigmoid(raw), as in the authors' CelebA code."""
-        raw = raw.float()
-        if self.config.likelihood == "bernoulli":
-            return -F.binary_cross_entropy_with_logits(raw, x, reduction="none").flatten(1).sum(-1)
-        return (-(x - torch.sigmoid(raw)).abs() - math.log(2.0)).flatten(1).sum(-1)
+        """log p(x|z) summed over pixels -> [B] (core.likelihood: Bernoulli with grey levels as soft targets,
+        the continuous Bernoulli, or a Laplace with a fixed, per-channel or per-pixel scale)."""
+        return self.likelihood.log_prob(raw, x)
 
     def log_py_table(self):
         """log p(y) for every label value: [K] (multi-class) or (log p(y_i=1) [A], log p(y_i=0) [A])."""

@@ -8,7 +8,9 @@ Run folder layout:
     latents.npz      encoder means, labels and classifier outputs of the evaluation images
     maps.npz         2-D UMAP maps of z_c and of the style (cached; keyed by the latents)
     figures/*.png    reconstructions, generations, interpolations, swaps or walks, curves
-    summary.json     the final figures (test accuracy, timings); also the last line printed
+    warnings.log     library warnings met while finishing (e.g. umap-learn's), each with what it means
+    summary.json     the final figures (test accuracy, reconstruction error against the mean image, timings);
+                     also the last line printed
     morphology.json  mnist5k-morpho only: flips and generations measured by the morphometry (core.morpho_measures)
 """
 from __future__ import annotations
@@ -30,9 +32,11 @@ from core.data.counts import counts_line, split_counts
 from core.device import pick_device
 from core.errors import CCVAEError
 from core.inference import Engine
+from core.library_warnings import WARNINGS_FILE, recorded_warnings, save_warnings
 from core.latents import MAPS_FILE, encode_points, load_latents, save_latents
 from core.model import CCVAE
 from core.presets import settle_model
+from core.reconstruction import reconstruction_quality, spread_indices
 from core.trainer import METRICS_FILE, ProcessGroup, Trainer, accuracy, loader_workers
 
 SUMMARY_FILE = "summary.json"
@@ -131,18 +135,26 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
     start = time.perf_counter()
     say("scoring the test images")
     test_acc = accuracy(model, splits.test, device=device, num_workers=workers)
-    say("encoding the evaluation images")
-    write_latents(run_dir, cfg, splits, model, device, say)
-    if cfg.train.make_figures:
-        say("drawing figures")
-        from core.run_figures import make_run_figures
+    say("measuring reconstructions against the mean image")
+    recon = reconstruction_quality(model, splits.test, spread_indices(len(splits.test), cfg.train.eval_limit),
+                                   device=device, num_workers=workers)
+    # library warnings (umap-learn's above all) go to RUN/warnings.log with their meaning, not to the terminal
+    with recorded_warnings() as caught:
+        say("encoding the evaluation images")
+        write_latents(run_dir, cfg, splits, model, device, say)
+        if cfg.train.make_figures:
+            say("drawing figures")
+            from core.run_figures import make_run_figures
 
-        # spread over the whole test split: its order may be grouped by class
-        picks = np.unique(np.linspace(0, len(splits.test) - 1, min(64, len(splits.test))).astype(np.int64))
-        picks = picks[np.random.default_rng(cfg.train.seed).permutation(len(picks))]
-        x, y = splits.test.get_batch(picks)
-        make_run_figures(Engine(model, cfg, run_dir), x, y.numpy(), history, run_dir / FIGURES_DIR,
-                         seed=cfg.train.seed)
+            # spread over the whole test split: its order may be grouped by class
+            picks = np.unique(np.linspace(0, len(splits.test) - 1, min(64, len(splits.test))).astype(np.int64))
+            picks = picks[np.random.default_rng(cfg.train.seed).permutation(len(picks))]
+            x, y = splits.test.get_batch(picks)
+            make_run_figures(Engine(model, cfg, run_dir), x, y.numpy(), history, run_dir / FIGURES_DIR,
+                             seed=cfg.train.seed)
+    notes = save_warnings(run_dir, caught)
+    for note in notes:
+        say(f"note: {note} (recorded in {WARNINGS_FILE})")
     morphology = None
     if cfg.data.get("dataset") == "mnist5k-morpho":  # attributes with a ground truth: score the interventions
         say("measuring flips and generations with the morphometry")
@@ -154,14 +166,16 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
     last = history[-1] if history else {}
     counts = split_counts(splits)
     summary = {
-        "run": str(run_dir), "dataset": cfg.data.get("dataset"), "epochs": len(history),
+        "run": run_dir.name, "dataset": cfg.data.get("dataset"), "epochs": len(history),
         "labelled": int(len(splits.labelled)), "unlabelled": int(len(splits.unlabelled)),
         # accuracies count only images that have a label; null when a split has none
         "test_accuracy": _rounded(test_acc), "val_accuracy": _rounded(last.get("val_accuracy", float("nan"))),
         "test_images": len(splits.test), "test_labelled": counts["test"]["labelled"], "counts": counts,
+        **recon,
         "train_seconds": round(train_seconds, 1),
         "images_per_second": round(last.get("images_per_second", float("nan")), 1),
         "finish_seconds": round(time.perf_counter() - start, 1), "device": str(device),
+        "library_warnings": len(caught),
     }
     if morphology is not None:
         summary["morphology"] = morphology["headline"]

@@ -14,6 +14,7 @@ from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDialo
                              QFormLayout, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
                              QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from core.reconstruction import run_reconstruction_warning
 from explorer.find_bar import FindBar
 from explorer.neighbours import NeighboursPanel
 
@@ -158,6 +159,13 @@ class MainWindow(QMainWindow):
         self.data_label = QLabel()  # stays while full images are missing (a transient message could be missed)
         self.data_label.setStyleSheet("color: #a05a00;")
         self.statusBar().addPermanentWidget(self.data_label)
+        # core.reconstruction decides whether a run's reconstructions deserve a warning, and its words; a
+        # permanent widget, so the status bar's passing messages never hide it
+        self.recon_warning = QLabel()
+        self.recon_warning.setStyleSheet("color: #b34700;")
+        self.recon_warning.setWordWrap(True)
+        self.recon_warning.hide()
+        self.statusBar().addPermanentWidget(self.recon_warning, 1)
         self.statusBar().addPermanentWidget(self.progress_label)
         self.statusBar().addPermanentWidget(self.progress)
         self.progress.hide()
@@ -342,6 +350,10 @@ class MainWindow(QMainWindow):
         self.run_label.setText(f"{run.run_dir.name}  \u00b7  {len(run.latents):,} points  \u00b7  "
                                f"z_c {run.engine.zc_dim}-D, style {run.engine.style_dim}-D")
         self.setWindowTitle(f"CCVAE explorer \u2014 {run.run_dir}")
+        warning = run_reconstruction_warning(run.run_dir, run.engine.config.model.likelihood)
+        self.recon_warning.setText(f"\u26a0 {warning}" if warning else "")
+        self.recon_warning.setToolTip(warning or "")
+        self.recon_warning.setVisible(bool(warning))
         self.model.load(run)
         self.unlabelled_by_prediction.setVisible(self.model.has_unlabelled)
         self.colour_by.blockSignals(True)  # the options depend on the run's labels

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt6.QtCore import QRectF, QSize, Qt
-from PyQt6.QtGui import QColor, QImage, QPainter
+from PyQt6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 # tab10: ten distinguishable colours; more classes get evenly spaced hues.
@@ -136,9 +136,13 @@ class ProbBars(QWidget):
 
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
-        fm = p.fontMetrics()
-        name_w = max([fm.horizontalAdvance(n) for n in self.names] + [10]) + 8
+        bold = QFont(p.font())
+        bold.setBold(True)
+        fm = QFontMetrics(bold)  # the strongest row is drawn bold: measure names as they will be drawn
         value_w = fm.horizontalAdvance("0.00") + 8
+        # names get what they need, but leave a bar of at least a third of the width; longer names are elided
+        name_w = min(max([fm.horizontalAdvance(n) for n in self.names] + [10]) + 8,
+                     max(30, (self.width() - value_w) * 2 // 3))
         bar_w = max(10, self.width() - name_w - value_w)
         best = int(np.argmax(self.values)) if len(self.values) else -1
         for i, name in enumerate(self.names):
@@ -149,7 +153,8 @@ class ProbBars(QWidget):
             font.setBold(strong)
             p.setFont(font)
             p.setPen(QColor("#202020"))
-            p.drawText(QRectF(0, y, name_w - 6, self.ROW), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+            shown = p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, name_w - 6)
+            p.drawText(QRectF(0, y, name_w - 6, self.ROW), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, shown)
             p.fillRect(QRectF(name_w, y + 3, bar_w, self.ROW - 6), QColor("#ececec"))
             colour = self.colours[i] if self.multiclass and i < len(self.colours) else QColor("#e6550d" if v > 0.5 else "#8da0cb")
             p.fillRect(QRectF(name_w, y + 3, bar_w * min(max(v, 0.0), 1.0), self.ROW - 6), colour)

@@ -11,6 +11,7 @@ from core.data import DATASET_NAMES
 from core.errors import CCVAEError, ConfigError
 from core.presets import PRESETS, default_value, run_config
 from core.run import prepare
+from core.likelihood import default_likelihood
 
 
 def _train_args(*argv):
@@ -42,11 +43,11 @@ def test_the_data_settles_label_kind_zc_and_likelihood_without_mutation(tmp_path
     wanted = run_config({"dataset": "folder", "data_dir": str(folder)}, train={"epochs": 1})
     cfg, splits, _ = prepare(tmp_path / "run", wanted, resume=False)
     assert cfg.model.image_shape == tuple(splits.image_shape) and cfg.model.image_shape[0] == 3
-    assert cfg.model.likelihood == "laplace"  # RGB: Laplace
+    assert cfg.model.likelihood == default_likelihood(3) == "bernoulli"  # core.likelihood's rule (issue 13)
     assert cfg.model.label_spec.names == ("a", "b", "c") and cfg.model.zc_dim == 3
     assert wanted.model.label_spec is None and wanted.model.likelihood is None  # the caller's config is untouched
-    given = run_config({"dataset": "folder", "data_dir": str(folder)}, model={"likelihood": "bernoulli"})
-    assert prepare(tmp_path / "run2", given, resume=False)[0].model.likelihood == "bernoulli"
+    given = run_config({"dataset": "folder", "data_dir": str(folder)}, model={"likelihood": "laplace"})
+    assert prepare(tmp_path / "run2", given, resume=False)[0].model.likelihood == "laplace"
 
 
 def test_every_error_shares_one_base_and_has_a_one_line_message():
