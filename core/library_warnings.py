@@ -34,14 +34,14 @@ def meaning(message: str, category: str = "", source: str = "") -> str:
         if needle in message:
             return text
     origin = source.split(".")[0] or "a library"
-    return f"a {category or 'warning'} from {origin}; the run's outputs were still written"
+    return f"{category or 'a warning'} from {origin}; the run's outputs were still written"
 
 
 @contextlib.contextmanager
 def recorded_warnings():
-    """Catch every warning raised inside the block (none is printed); yields the list of caught records."""
+    """Record the warnings raised inside the block instead of printing them; yields the list of records. The
+    filters in force stay, so what Python hides anyway (ImportWarning, most DeprecationWarnings) stays hidden."""
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
         yield caught
 
 

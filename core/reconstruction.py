@@ -60,9 +60,9 @@ def reconstruction_warning(summary: dict, likelihood: str | None) -> str | None:
         return None
     what = (f"reconstructions are no better than the mean image (test MSE {mse:.4f}, mean image {baseline:.4f}): "
             "the decoder ignores the latent")
-    if likelihood == "laplace":
-        return (f"{what}; likely fix: retrain with --likelihood bernoulli (the fixed-scale Laplace rewards detail "
-                "too little on these images)")
+    if likelihood is not None and likelihood.startswith("laplace"):
+        return (f"{what}; likely fix: retrain with --likelihood bernoulli (the default; under a Laplace likelihood "
+                "the decoder's sigmoid saturates on plain backgrounds and stops learning)")
     return f"{what}; likely fix: train for more epochs or with a smaller --beta"
 
 

@@ -12,11 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_default_likelihood_reconstructs_generated_colour_shapes(tmp_path):
-    write_shapes_folder(tmp_path / "shapes", count=480, size=28, background="plain", seed=1)
+    write_shapes_folder(tmp_path / "shapes", count=400, size=28, background="plain", seed=1)
     run = tmp_path / "run"
     out = subprocess.run(
         [sys.executable, str(ROOT / "train_cli.py"), "--dataset", "folder", "--data-dir", str(tmp_path / "shapes"),
-         "--channels", "3", "--image-size", "28", "--sup-frac", "0.5", "--epochs", "10", "--batch-size", "32",
+         "--channels", "3", "--image-size", "28", "--sup-frac", "0.5", "--epochs", "16", "--batch-size", "32",
          "--threads", "1", "--no-maps", "--no-figures", "--quiet", "--out", str(run)],
         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
