@@ -2,21 +2,23 @@
 
 Choices (``ModelConfig.likelihood``, ``--likelihood``):
 
-- ``bernoulli``: the decoder gives one logit per pixel; grey levels are soft targets (binary cross-entropy, no
-  binarisation). The decoded image is sigmoid(logit). Its best guess for a pixel is that pixel's value, and it
-  pays up to tens of nats for a confident wrong one, so the latent is worth its KL cost on any image.
+- ``bernoulli`` (the default): the decoder gives one logit per pixel; grey levels are soft targets (binary
+  cross-entropy, no binarisation). The decoded image is sigmoid(logit). Its gradient with respect to a logit
+  is sigmoid(logit) - x: it shrinks only as the pixel becomes right, never because the logit is extreme.
 - ``continuous-bernoulli``: the normalised form of the above (Loaiza-Ganem & Cunningham, 2019): the same
   cross-entropy plus log C(logit), so it is a proper density on [0, 1]. The decoded image is its mean, which is
   not sigmoid(logit).
 - ``laplace``: the CCVAE authors' CelebA likelihood, a Laplace around sigmoid(output) with a fixed scale
-  (``likelihood_scale``, 1 in their code). With scale 1 on [0, 1] pixels a perfect pixel earns at most about
-  1 nat over a useless one, so on images that are mostly one colour the KL of the latent costs more than
-  reconstruction gains and the decoder settles on the per-pixel median (black on a black background). Kept
-  for replication; a smaller fixed scale (``--laplace-scale 0.05``) rewards detail more.
+  (``likelihood_scale``, 1 in their code; ``--laplace-scale``). Kept for replication.
 - ``laplace-channel``: a Laplace whose scale per colour channel is its maximum-likelihood value on each
-  training batch (the mean absolute residual), so the reward for detail grows as reconstructions improve. A
-  running average of it is kept in the weights for evaluation.
+  training batch (the mean absolute residual). A running average of it is kept in the weights for evaluation.
 - ``laplace-pixel``: a Laplace whose scale the decoder predicts per pixel (the decoder outputs 2C channels).
+
+Why the Laplace forms fail on images with plain backgrounds (measured on the generated shapes, issue 13): the
+gradient of |x - sigmoid(o)| is sign(x - mean) * sigmoid'(o); on a mostly black picture the sign says "darker"
+for most pixels, Adam keeps its steps full-sized while sigmoid'(o) shrinks, and the decoder's outputs run to
+-500 ... -15000, where sigmoid' is 0 and no pixel can learn again: every image decodes black, whatever the
+scale (fixed 1, fixed 0.1, per channel or per pixel). The continuous Bernoulli also stayed at the mean image.
 
 ``default_likelihood(channels, dataset)`` is the one rule for which of these a new run gets; the measurements
 behind it are in bench/likelihood.py and the README. The densities themselves are in core/pixel_likelihood.py;

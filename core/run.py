@@ -171,7 +171,7 @@ def finish(run_dir: Path, cfg: RunConfig, splits: DataSplits, model: CCVAE, devi
         # accuracies count only images that have a label; null when a split has none
         "test_accuracy": _rounded(test_acc), "val_accuracy": _rounded(last.get("val_accuracy", float("nan"))),
         "test_images": len(splits.test), "test_labelled": counts["test"]["labelled"], "counts": counts,
-        **recon,
+        "likelihood": cfg.model.likelihood, **recon,
         "train_seconds": round(train_seconds, 1),
         "images_per_second": round(last.get("images_per_second", float("nan")), 1),
         "finish_seconds": round(time.perf_counter() - start, 1), "device": str(device),
