@@ -499,3 +499,21 @@ def test_large_maps_zoom_on_a_splatted_preview_and_rest_on_the_exact_scatter(win
 
     grab_widget(window, tmp_path / "shot.png")  # pictures are taken of the exact scatter
     assert not view.previewing
+
+
+def test_status_bar_names_the_fix_when_reconstructions_are_no_better_than_the_mean_image(qtbot, runs, tmp_path):
+    import json
+
+    flagged, healthy = tmp_path / "flagged", tmp_path / "healthy"
+    for folder, (mse, baseline) in ((flagged, (0.0755, 0.0519)), (healthy, (0.01, 0.05))):
+        shutil.copytree(runs["mapped"], folder)
+        summary = json.loads((folder / "summary.json").read_text())
+        summary.update(recon_mse=mse, mean_image_mse=baseline)
+        (folder / "summary.json").write_text(json.dumps(summary))
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show_run(RunData.open(flagged))
+    assert not win.recon_warning.isHidden()
+    assert "no better than the mean image" in win.recon_warning.text() and "likely fix" in win.recon_warning.text()
+    win.show_run(RunData.open(healthy))  # the next run's status replaces it
+    assert win.recon_warning.isHidden() and win.recon_warning.text() == ""
