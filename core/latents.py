@@ -71,8 +71,9 @@ def encode_points(model, splits, limit: int, device, batch_size: int = 500, num_
     parts: dict[str, list] = {k: [] for k in ("z_c", "z_style", "labels", "probs", "split", "index", "images",
                                               "thumbnails")}
     shape = tuple(splits.image_shape)
-    store_images = limit * int(np.prod(shape)) <= _MAX_STORED_IMAGE_BYTES
-    side = thumbnail_side(sum(len(i) for _, i in select_points(splits, limit)), shape)
+    count = sum(len(i) for _, i in select_points(splits, limit))  # the points there are, not the limit
+    store_images = count * int(np.prod(shape)) <= _MAX_STORED_IMAGE_BYTES
+    side = thumbnail_side(count, shape)
     for sid, indices in select_points(splits, limit):
         data = getattr(splits, SPLIT_NAMES[sid])
         for x, y in iterate_batches(data, indices, batch_size, shuffle=False, generator=None, num_workers=num_workers):

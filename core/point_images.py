@@ -55,7 +55,11 @@ class PointImages:
     @property
     def stored(self) -> bool:
         """True when every full image is inside the run folder (no data set is ever needed)."""
-        return self._latents.images is not None
+        return self._latents.images is not None or self._thumbnails_are_full()
+
+    def _thumbnails_are_full(self) -> bool:
+        thumbs = self._latents.thumbnails
+        return thumbs is not None and tuple(thumbs.shape[1:]) == self._image_shape
 
     @property
     def has_thumbnails(self) -> bool:
@@ -71,6 +75,8 @@ class PointImages:
         i = int(i)
         if self._latents.images is not None:
             return _hwc(self._latents.images[i])
+        if self._thumbnails_are_full():  # small enough that the thumbnails kept the images' own size
+            return _hwc(self._latents.thumbnails[i])
         full = self.full(i)
         if full is not None:
             return full

@@ -400,3 +400,25 @@ def test_training_at_128_grey_from_split_class_folders(tmp_path):
     assert summary["counts"]["train"] == {"images": 15, "labelled": 12, "unlabelled": 3, "unlabelled_in_data": 3,
                                           "labels_hidden": 0, "per_class": {k: 4 for k in SHAPES}}
     assert summary["counts"]["test"]["per_class"] == {k: 1 for k in SHAPES} and summary["test_accuracy"] is not None
+
+
+def test_a_small_run_keeps_its_images_whole_whatever_the_map_point_limit(tmp_path):
+    """600 points at 64x64 RGB (7 MB) are stored whole even under the default limit of 10,000 points, and thumbnails
+    at the images' own size count as whole images: such a run never needs its data."""
+    from core.latents import Latents
+    from core.point_images import PointImages
+
+    data = tmp_path / "data"
+    partly_labelled_csv(data, n=30, labelled_every=2)
+    s = load_data(DataConfig(dataset="folder", data_dir=str(data), image_size=64))
+    from core.config import ModelConfig
+    from core.labels import LabelSpec
+    from core.latents import encode_points
+    from core.model import CCVAE
+
+    model = CCVAE(ModelConfig(image_shape=(3, 64, 64), label_spec=LabelSpec(MULTICLASS, SHAPES)), s.label_prior)
+    lat = encode_points(model, s, 10000, "cpu")
+    assert lat.images is not None and lat.images.shape == (30, 3, 64, 64) and lat.thumbnails is None
+    same_size = Latents(**{**vars(lat), "images": None, "thumbnails": lat.images})
+    pics = PointImages(same_size, {"dataset": "folder", "data_dir": str(tmp_path / "gone")}, image_shape=(3, 64, 64))
+    assert pics.stored and pics[0].shape == (64, 64, 3) and pics.problem is None
