@@ -26,9 +26,11 @@ bench: setup
 	$(BIN)/python bench/drag_latency.py
 	$(BIN)/python bench/startup.py
 
-# docs/screenshot.png: the embedded run at 1280x720 (a laptop screen), rendered offscreen
+# docs/screenshot.png and docs/selection.png: the embedded run at 1280x720 (a laptop screen), rendered offscreen;
+# the run is named by its relative path so the status bar shows no folder of this machine
 screenshot: setup
-	$(BIN)/python -m explorer --screenshot docs/screenshot.png --size 1280x720
+	$(BIN)/python -m explorer assets/default_run --screenshot docs/screenshot.png --size 1280x720
+	$(BIN)/python -m explorer assets/default_run --select style:1,1,3.5,3.5 --screenshot docs/selection.png --size 1280x720
 
 clean:
 	rm -rf $(VENV) .pytest_cache
