@@ -73,6 +73,9 @@ def test_tiny_grid_writes_cells_report_and_figures(finished):
     assert [t["cell"] for t in table] == ["beta0.5_z8_sup1", "beta1_z8_sup1"] and "swap_success" in table[0]
     md = (out / "report.md").read_text()
     assert "| beta0.5_z8_sup1 | 0.5 | 8 |" in md and "Judge" in md
+    columns = md.split("## What the columns measure")[1]  # multi-class wording, not the attributes' or morphometry's
+    assert "accuracy of the CCVAE's own classifier" in columns and "per-attribute" not in columns
+    assert "thickness" not in columns
     for fig in ("reconstructions", "generations", "interpolations", "interpolations_zc", "label_swaps", "accuracy",
                 "loss_train", "loss_val", "measures"):
         assert (out / "figures" / f"{fig}.png").stat().st_size > 1000, fig
@@ -216,3 +219,5 @@ def test_binary_attribute_study_reports_the_judge_measures(shapes_folder, tmp_pa
     md = (tmp_path / "study" / "report.md").read_text()
     assert "**Note:**" not in md and "Binary attributes" in md and "| beta1_z8_sup1 | 1 | 8 |" in md
     assert "n/a" not in md.split("## What the columns measure")[0]
+    columns = md.split("## What the columns measure")[1]
+    assert "attribute flips" in columns and "thickness" not in columns

@@ -81,23 +81,6 @@ DEFINITIONS = """\
 """
 
 BINARY_DEFINITIONS = """\
-Each attribute is flipped on 300 test images (through the learned priors, and through the class statistics:
-where the encoder puts training images with and without the attribute), the style kept; the flipped picture and
-the reconstruction are measured with the morphometry that made the labels. Conditional generation decodes pairs
-that differ only in y_i (0 or 1), 100 pairs per attribute. Means over the five attributes:
-
-- **flip moved**: share of images whose measurement (thickness, slant, width, height, area) moved the way that
-  was asked. **landed**: share that ends on the asked side of the data's threshold (the training median).
-- **shift sd**: mean move in the asked direction, in standard deviations of the measurement over the training
-  digits (negative = the wrong way); per attribute in pixels or degrees in `report.json` (`details`).
-- **others sd**: mean absolute move of the four other measurements, in their standard deviations (0 = they stay
-  put; thickness and area move together by nature).
-- **digit kept**: share of flipped pictures that a digit classifier (the judge on mnist5k's classes) gives the
-  same digit as the reconstruction.
-- **gen moved / landed / shift sd**: the same for conditional generation (pairs y_i = 0 vs y_i = 1).
-"""
-
-DEFINITIONS = """\
 - **test acc**: mean per-attribute accuracy of the CCVAE's own classifier q(y|z_c) at the encoder mean, on the
   test split.
 - **recon -log p(x|z)**: mean over test images of -log p(x|z) at the encoder mean, summed over pixels (nats per
