@@ -16,6 +16,7 @@ from PIL import Image
 from PyQt6.QtCore import QPointF, Qt
 
 from explorer.main_window import MainWindow
+from explorer_windows import open_window
 from explorer.model import Origin
 from explorer.rundata import RunData
 from explorer.workers import MapWorker
@@ -75,28 +76,7 @@ def no_thread_left_running():
 
 @pytest.fixture
 def window(qtbot, runs):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1600, 1000)
-    win.show_run(RunData.open(runs["mapped"]))
-    win.show()
-    qtbot.waitExposed(win)
-    assert win.is_ready
-    settle_layout(qtbot, win)
-    return win
-
-
-def settle_layout(qtbot, win) -> None:
-    """Wait until both plot areas stop moving: after the first paint each left axis takes the width of its tick
-    labels (which depend on the map), shifting the plot by up to ~15 px, so a point's screen position computed
-    earlier could miss it."""
-    last = None
-    for _ in range(100):
-        now = [view.view.sceneBoundingRect() for view in win.maps.values()]
-        if now == last:
-            return
-        last = now
-        qtbot.wait(30)
+    return open_window(qtbot, RunData.open(runs["mapped"]), (1600, 1000))
 
 
 def scene_point(view, xy) -> QPointF:

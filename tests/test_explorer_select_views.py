@@ -10,6 +10,7 @@ from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtWidgets import QApplication
 
 from explorer.main_window import MainWindow
+from explorer_windows import open_window
 from explorer.model import ColourMode, Tool
 from explorer.rundata import RunData
 
@@ -21,15 +22,7 @@ def run():
 
 @pytest.fixture
 def window(qtbot, run):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1600, 1000)
-    win.show_run(run)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.wait(50)  # the first paint settles the aspect-locked ranges
-    assert win.is_ready
-    return win
+    return open_window(qtbot, run, (1600, 1000))
 
 
 def widget_point(view, xy):
