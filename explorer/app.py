@@ -1,4 +1,5 @@
-"""``python -m explorer [RUN_DIR]`` / ``ccvae-explorer``: open the explorer on a run (default: the embedded one).
+"""``python -m explorer [RUN_DIR]`` / ``ccvae-explorer``: open the explorer on a run (default: the embedded one), or
+on a study folder written by ``train_cli.py study`` (the comparison of its cells: ``explorer.study_app``).
 
 ``--screenshot out.png`` renders the populated window offscreen, writes the PNG and exits (how the README's
 pictures are made); ``--exit-when-ready`` prints ``ready <seconds>`` once the window is populated and exits
@@ -20,7 +21,8 @@ XCB_PACKAGES = ("libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="ccvae-explorer", description="Explore what a CCVAE's latents captured.")
-    p.add_argument("run_dir", nargs="?", default=None, help="run folder written by train_cli.py (default: the embedded model)")
+    p.add_argument("run_dir", nargs="?", default=None, help="run folder written by train_cli.py (default: the embedded model), or a "
+                   "study folder (train_cli.py study): compare its cells")
     p.add_argument("--screenshot", metavar="PNG", help="render the populated window offscreen to PNG and exit")
     p.add_argument("--size", default=None,
                    help="window size WIDTHxHEIGHT (default: the last size used, else 1600x1000 shrunk to the screen)")
@@ -154,12 +156,24 @@ def main(argv=None) -> int:
     if problem:
         return _error(problem)
 
+    kind = "run"
+    if args.run_dir is not None:  # a study folder opens the comparison of its cells (explorer.study_app)
+        from core.study.folder import folder_kind
+
+        kind = folder_kind(args.run_dir)
+        if kind == "study":
+            from explorer.study_app import study_main
+
+            return study_main(args)
     from explorer.rundata import RunData, RunOpenError  # torch and the model: after the cheap checks
 
     try:
         run = RunData.open(args.run_dir)
     except RunOpenError as e:
         message = str(e)
+        if kind is None and os.path.isdir(args.run_dir):
+            message = (f"{args.run_dir}: neither a run folder (no config.json) nor a study folder (no study.json) "
+                       f"written by train_cli.py")
         run = None
     from PyQt6.QtCore import QEventLoop, Qt, QTimer
     from PyQt6.QtWidgets import QApplication, QMessageBox

@@ -29,6 +29,7 @@ class RunData:
     latents: Latents
     maps: LatentMaps | None          # None until computed (no cache, or a cache for other latents)
     seed: int = 0                    # the seed the maps are keyed with
+    maps_file: Path | None = None    # where new maps are saved, when not beside the run (a study's cells)
     images: PointImages = field(init=False)
 
     def __post_init__(self):
@@ -37,7 +38,7 @@ class RunData:
 
     @property
     def maps_path(self) -> Path:
-        return self.run_dir / MAPS_FILE
+        return self.maps_file if self.maps_file is not None else self.run_dir / MAPS_FILE
 
     @property
     def label_spec(self):
