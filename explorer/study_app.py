@@ -53,7 +53,7 @@ def study_main(args) -> int:
     from explorer.study_window import StudyWindow
 
     window = StudyWindow()
-    window.resize(args.width or 1600, args.height or 1000)
+    window.resize(*((args.width, args.height) if args.width is not None else window.default_size()))
     window.open_folder(folder)
     window.show()
     if not headless:

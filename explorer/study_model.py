@@ -159,17 +159,17 @@ class StudyModel:
         return not any(c.pending for c in self.cells) and all(c.has_final_maps or c.maps_problem for c in self.cells if c.ok)
 
     def title(self) -> str:
+        """"study_full (mnist5k) · 10 cells: 5 β × 2 latent sizes", and how many cannot be shown, if any."""
         f = self.folder
         grid = f"{len(f.betas)} \u03b2 \u00d7 {len(f.latent_dims)} latent sizes" + (
             f" \u00d7 {len(f.sup_fracs)} labelled fractions" if f.with_sup else "")
-        ok = sum(c.ok for c in self.cells)
-        return (f"{f.path.name}" + (f" ({f.dataset})" if f.dataset else "") + f"  \u00b7  {grid}  \u00b7  "
-                f"{ok}/{len(self.cells)} cells  \u00b7  {self.point_count:,} points each")
+        broken = sum(not c.ok and not c.pending for c in self.cells)
+        return (f.path.name + (f" ({f.dataset})" if f.dataset else "") + f"  \u00b7  {len(self.cells)} cells: {grid}"
+                + (f"  \u00b7  {broken} not shown" if broken else ""))
 
     def target_names(self) -> list[str]:
-        """What the swap can aim at: the classes, or for binary attributes "flip <attribute>"."""
-        names = list(self.reference.run.label_spec.names)
-        return names if self.is_multiclass else [f"flip {n}" for n in names]
+        """What the swap can aim at: the classes, or for binary labels the attributes (the one to flip)."""
+        return list(self.reference.run.label_spec.names)
 
     def point_text(self, i: int) -> str:
         """"#12 · test image 12 · label 3" (the reference cell's words; every cell has the same images)."""
@@ -180,7 +180,8 @@ class StudyModel:
         return self.reference.model.point_image(i)
 
     def colour_groups(self, index: int) -> np.ndarray:
-        """[N] colour group of every point of cell ``index``: the label (the explorer's default colouring)."""
+        """[N] colour group of every point of cell ``index``: the label, as the explorer colours by default (binary
+        labels: the attribute the swap flips)."""
         return self.cells[index].model.colour_groups()
 
     def group_names(self) -> list[str]:
@@ -198,7 +199,7 @@ class StudyModel:
         target = self.target_names()[self.swap_target]
         if self.is_multiclass:
             return f"#{self.swap_source} (label {m.point_label_text(self.swap_source)}) \u2192 {target}"
-        return f"#{self.swap_source}: {target}"
+        return f"#{self.swap_source}: flip {target}"
 
     def swap_verdict(self, index: int) -> tuple[str, bool] | None:
         """The cell's own classifier on its swapped picture, and whether that is the target; None without one."""
@@ -254,7 +255,9 @@ class StudyModel:
         m.select_a(self.swap_source)
         if self.is_multiclass:
             m.swap(self.swap_target, m.default_using())
-        else:
+        else:  # the maps show the attribute being flipped
+            if m.colour_by != self.swap_target:
+                m.set_colour_by(self.swap_target)
             m.flip(self.swap_target, m.default_using())
 
     def set_maps(self, index: int, maps: LatentMaps) -> None:

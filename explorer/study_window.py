@@ -89,9 +89,10 @@ class CellMap(pg.PlotWidget):
         self.view.setMouseEnabled(False, False)  # a small map inside a scrolling grid: clicks select, no pan/zoom
         self.setMinimumSize(MAP_SIDE, MAP_SIDE)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._drawn_names: list[str] = []  # the colour groups the scatter was drawn with
         self.scatter = pg.ScatterPlotItem(size=CELL_POINT_SIZE, pen=None, pxMode=True)
-        self.ring = OverlayScatter(size=13, pen=pg.mkPen(A_COLOUR, width=2.2), brush=None)
-        self.star = OverlayScatter(size=15, symbol="star", pen=pg.mkPen("#000000", width=1), brush=pg.mkBrush("#ffd92f"))
+        self.ring = OverlayScatter(size=18, pen=pg.mkPen(A_COLOUR, width=2.2), brush=None)
+        self.star = OverlayScatter(size=13, symbol="star", pen=pg.mkPen("#000000", width=1), brush=pg.mkBrush("#ffd92f"))
         self.addItem(self.scatter)
         for item in (self.ring, self.star):
             item.setZValue(10)
@@ -106,21 +107,27 @@ class CellMap(pg.PlotWidget):
         brushes = _group_brushes(self.model)
         groups = self.model.colour_groups(self.index)
         self.scatter.setData(pos=self.points(), brush=[brushes[g] for g in groups])
+        self._drawn_names = self.model.group_names()
         self.view.autoRange(padding=0.04)
         self.draw_marks()
 
     def draw_marks(self) -> None:
+        if self._drawn_names != self.model.group_names():  # binary labels: the swap now flips another attribute
+            self.draw_points()
+            return
         i = self.model.selected
         self.ring.setData(pos=self.points()[[i]] if i >= 0 else np.zeros((0, 2)))
         result = self.model.swap_result(self.index)
         place = result.positions.get(self.name) if result is not None else None
         self.star.setData(pos=np.asarray(place, dtype=float).reshape(1, 2) if place is not None else np.zeros((0, 2)))
 
+    def mouseDoubleClickEvent(self, event) -> None:
+        # handled here and not passed on: neither the scene nor the cell frame around this map opens it again
+        event.accept()
+        self.window.open_cell(self.index)
+
     def _clicked(self, event) -> None:
-        if event.button() != Qt.MouseButton.LeftButton:
-            return
-        if event.double():
-            self.window.open_cell(self.index)
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
             return
         xy = self.view.mapSceneToView(event.scenePos())
         radius = CLICK_RADIUS_PX * max(self.view.viewPixelSize())
@@ -303,15 +310,18 @@ class StudyWindow(QMainWindow):
         self.swap_label = QLabel("swap to")
         self.legend = QLabel()
         self.legend.setToolTip("Points are coloured by their label")
+        for label, least in ((self.title, 160), (self.selected_text, 120)):  # long texts give way, never widen
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(least)
         top = QHBoxLayout()
-        top.addWidget(self.title)
+        top.addWidget(self.title, 4)
         top.addSpacing(14)
         top.addWidget(self.selected_image)
-        top.addWidget(self.selected_text)
+        top.addWidget(self.selected_text, 2)
         top.addSpacing(10)
         top.addWidget(self.swap_label)
         top.addWidget(self.target)
-        top.addStretch(1)
+        top.addSpacing(10)
         top.addWidget(self.legend)
 
         self.strip = SwapStrip(self)
@@ -360,6 +370,12 @@ class StudyWindow(QMainWindow):
         q.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.target.currentIndexChanged.connect(self._on_target)
 
+    def default_size(self) -> tuple[int, int]:
+        """The explorer's default size, shrunk to the screen's free area (main_window.MainWindow.default_size)."""
+        from explorer.main_window import MainWindow
+
+        return MainWindow.default_size(self)
+
     # ------------------------------------------------------------------ opening
     def open_folder(self, folder: StudyFolder) -> None:
         """Show the grid at once; the cells open one per event-loop turn, then the map worker starts."""
@@ -368,7 +384,7 @@ class StudyWindow(QMainWindow):
         self._ready_told = False
         self.model.open(folder, load=False)
         self._build_grid()
-        self.title.setText(self.model.title())
+        self._show_title()
         QTimer.singleShot(0, self._load_next)
 
     def _build_grid(self) -> None:
@@ -400,14 +416,14 @@ class StudyWindow(QMainWindow):
         if self.model.load_next() is not None:
             QTimer.singleShot(0, self._load_next)
             return
-        self.title.setText(self.model.title())
+        self._show_title()
         self.cells_opened.emit()
         self._start_worker()
         self._check_ready()
 
     def _on_cell_loaded(self, index: int) -> None:
         self.cell_views[index].show_cell()
-        self.title.setText(self.model.title())
+        self._show_title()
         if self.model.reference is not None and self.target.count() == 0:
             self.target.blockSignals(True)
             self.target.addItems(self.model.target_names())
@@ -416,6 +432,11 @@ class StudyWindow(QMainWindow):
             self.swap_label.setText("swap to" if self.model.is_multiclass else "flip")
             self._show_legend()
         self.strip.refresh()
+
+    def _show_title(self) -> None:
+        self.title.setText(self.model.title())
+        count = f"\n{self.model.point_count:,} points in each cell" if self.model.point_count else ""
+        self.title.setToolTip(f"{self.model.folder.path}\n{self.model.title()}{count}")
 
     def _show_legend(self) -> None:
         m = self.model
@@ -434,6 +455,8 @@ class StudyWindow(QMainWindow):
         if m.selected >= 0:
             self.selected_image.set_image(m.point_image(m.selected))
             self.selected_text.setText(m.point_text(m.selected))
+            self.selected_text.setToolTip(m.point_text(m.selected) + "\nringed in red in every cell (click a point "
+                                          "to select another)")
         for view in self.cell_views:
             view.show_marks()
 
@@ -442,6 +465,8 @@ class StudyWindow(QMainWindow):
             self.target.blockSignals(True)
             self.target.setCurrentIndex(self.model.swap_target)
             self.target.blockSignals(False)
+        if not self.model.is_multiclass:
+            self._show_legend()  # the maps are coloured by the attribute flipped
         self.strip.refresh()
         for view in self.cell_views:
             view.show_marks()
@@ -515,8 +540,8 @@ class StudyWindow(QMainWindow):
 
     # ------------------------------------------------------------------ a cell in full
     def open_cell(self, index: int):
-        """Open cell ``index`` in the explorer's main window, the selected point as A. Returns the window (None
-        for a cell that cannot be opened)."""
+        """Open cell ``index`` in the explorer's main window with the chosen swap made there (its source as A).
+        Returns the window (None for a cell that cannot be opened)."""
         from explorer.main_window import MainWindow
 
         state = self.model.cells[index]
@@ -525,8 +550,10 @@ class StudyWindow(QMainWindow):
             return None
         window = MainWindow()
         window.show_run(self.model.cell_run_for_window(index))  # maps computed here; new ones go to the cache
-        if self.model.selected >= 0:
-            window.model.select_a(self.model.selected)
+        if self.model.swap_source >= 0:  # the study's swap, as the cell's own swap panel makes it
+            window.model.select_a(self.model.swap_source)
+            window.swap_panel.target.setCurrentIndex(self.model.swap_target)
+            window.swap_panel.apply_swap()
         window.show()
         self.cell_windows.append(window)
         return window
