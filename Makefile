@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test bench screenshot clean
+.PHONY: setup run test bench screenshot screenshot-study clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,12 @@ bench: setup
 screenshot: setup
 	$(BIN)/python -m explorer assets/default_run --screenshot docs/screenshot.png --size 1280x720
 	$(BIN)/python -m explorer assets/default_run --select style:1,1,3.5,3.5 --screenshot docs/selection.png --size 1280x720
+
+# docs/study_compare.png: a study folder (default runs/study, made by `train_cli.py study --out runs/study`) compared
+# at 1280x720, point #7 selected and swapped; it waits for every cell's UMAP maps (cached after the first time)
+STUDY ?= runs/study
+screenshot-study: setup
+	$(BIN)/python -m explorer $(STUDY) --find '#7' --screenshot docs/study_compare.png --size 1280x720
 
 clean:
 	rm -rf $(VENV) .pytest_cache
