@@ -75,9 +75,13 @@ def _payload(state_dict: dict, **extra) -> dict:
     return {"format": _MAGIC, "version": FORMAT_VERSION, "model": state_dict, **extra}
 
 
-def save_model(run_dir: Path, model: CCVAE) -> None:
+def save_model(run_dir: Path, model: CCVAE, epoch: int | None = None, metrics: dict | None = None) -> None:
+    """The weights; during training also the epoch they end and that epoch's metrics (plain numbers), so a reader
+    of one model.pt (the explorer watching a run train) knows which epoch it holds without a second file."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_torch_save(Path(run_dir) / MODEL_FILE, _payload(state))
+    extra = {} if epoch is None else {"epoch": int(epoch), "metrics": {
+        k: float(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))}}
+    atomic_torch_save(Path(run_dir) / MODEL_FILE, _payload(state, **extra))
 
 
 def save_checkpoint(run_dir: Path, model: CCVAE, optimizer: torch.optim.Optimizer, epoch: int, extra: dict | None = None) -> None:
@@ -108,11 +112,20 @@ def build_model(config: RunConfig) -> CCVAE:
 
 def load_run(run_dir: Path, device: torch.device | str = "cpu") -> tuple[CCVAE, RunConfig]:
     """Rebuild the model from ``config.json`` and load ``model.pt`` into it, in eval mode on ``device``."""
+    model, config, _ = load_run_epoch(run_dir, device)
+    return model, config
+
+
+def load_run_epoch(run_dir: Path, device: torch.device | str = "cpu") -> tuple[CCVAE, RunConfig, dict]:
+    """``load_run``, and what the same read of ``model.pt`` says of its epoch: {"epoch": N, "metrics": {...}}
+    while training wrote it, {} for weights saved otherwise (older runs, ``refit-prior``)."""
     config = load_config(run_dir)
     model = build_model(config)
     path = Path(run_dir) / MODEL_FILE
-    _load_state(model, safe_torch_load(path).get("model"), path)
-    return model.to(device).eval(), config
+    stored = safe_torch_load(path)
+    _load_state(model, stored.get("model"), path)
+    info = {k: stored[k] for k in ("epoch", "metrics") if k in stored}
+    return model.to(device).eval(), config, info
 
 
 def load_checkpoint(run_dir: Path, model: CCVAE, optimizer: torch.optim.Optimizer | None = None) -> dict:

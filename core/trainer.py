@@ -178,11 +178,12 @@ class Trainer:
             ckpt.atomic_write_bytes(metrics, ("\n".join(kept) + "\n" if kept else "").encode())
         return self.start_epoch
 
-    def _save(self, epoch: int) -> None:
+    def _save(self, epoch: int, record: dict) -> None:
         if not self.group.is_main:
             return
-        # model.pt first: if the process dies between the two writes, resume still finds a consistent checkpoint
-        ckpt.save_model(self.run_dir, self.model)
+        # model.pt first: if the process dies between the two writes, resume still finds a consistent checkpoint.
+        # It names its epoch and metrics, so a watcher (the explorer's live view) reads one atomic file.
+        ckpt.save_model(self.run_dir, self.model, epoch=epoch, metrics=record)
         ckpt.save_checkpoint(self.run_dir, self.model, self.optimizer, epoch)
 
     def _log(self, record: dict) -> None:
@@ -307,7 +308,7 @@ class Trainer:
                     self.model, self.splits.val, val_idx, self.cfg, self.device,
                     num_workers=loader_workers(self.splits, self.cfg)).items()})
                 record["eval_seconds"] = time.perf_counter() - eval_start
-            self._save(epoch)
+            self._save(epoch, record)
             self._log(record)
             history.append(record)
             if self.on_epoch:

@@ -167,6 +167,9 @@ def main(argv=None) -> int:
             return study_main(args)
     from explorer.rundata import RunData, RunOpenError  # torch and the model: after the cheap checks
 
+    from explorer.live import is_training_folder
+
+    watch = None  # a run folder in training (no points written yet): the window watches it train
     try:
         run = RunData.open(args.run_dir)
     except RunOpenError as e:
@@ -175,13 +178,20 @@ def main(argv=None) -> int:
             message = (f"{args.run_dir}: neither a run folder (no config.json) nor a study folder (no study.json) "
                        f"written by train_cli.py")
         run = None
+        if args.run_dir is not None and is_training_folder(args.run_dir):
+            if args.screenshot or args.exit_when_ready:
+                message = (f"{args.run_dir}: no latents.npz yet (the run is training, or stopped before its end); "
+                           f"open it without --screenshot to watch it train, or run `ccvae-train latents "
+                           f"{args.run_dir}`")
+            else:
+                watch = args.run_dir
     from PyQt6.QtCore import QEventLoop, Qt, QTimer
     from PyQt6.QtWidgets import QApplication, QMessageBox
 
     _quiet_offscreen_warnings()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ccvae-explorer")
-    if run is None:
+    if run is None and watch is None:
         if not args.screenshot and not args.exit_when_ready:
             QMessageBox.critical(None, "CCVAE explorer", message)
         return _error(message)
@@ -191,7 +201,10 @@ def main(argv=None) -> int:
     window = MainWindow()
     if args.width is not None:
         window.resize(args.width, args.height)
-    window.show_run(run)
+    if watch is not None:
+        window.watch(watch)
+    else:
+        window.show_run(run)
     window.show()
     if not (args.screenshot or args.exit_when_ready):
         def apply_once() -> None:  # the options need the maps; a problem is a dialog and the window stays

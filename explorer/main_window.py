@@ -8,12 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PyQt6.QtCore import QByteArray, QSettings, Qt, pyqtSignal
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
                              QFormLayout, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
                              QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from core.assets import DEFAULT_RUN
+from core.checkpoint import MODEL_FILE
+from core.errors import CCVAEError
 from core.reconstruction import run_reconstruction_warning
 from explorer.find_bar import FindBar
 from explorer.neighbours import NeighboursPanel
@@ -21,6 +24,8 @@ from explorer.neighbours import NeighboursPanel
 from explorer import export
 from explorer.animation import AnimationPanel
 from explorer.image_panel import ImagePanel
+from explorer.live import POLL_MS, LiveSession, is_training_folder, stamp
+from explorer.live_worker import LiveWorker
 from explorer.map_view import MapView
 from explorer.qt_adapter import QtModel
 from explorer.rundata import RunData, RunOpenError
@@ -73,6 +78,12 @@ class MainWindow(QMainWindow):
         self.qt_model = QtModel(parent=self)
         self.model = self.qt_model.model
         self.worker: MapWorker | None = None
+        # the live view of a run in training (explorer/live.py): a timer looks at the folder, a worker encodes
+        self.live: LiveSession | None = None
+        self.live_worker: LiveWorker | None = None
+        self.live_timer = QTimer(self)
+        self.live_timer.setInterval(POLL_MS)
+        self.live_timer.timeout.connect(self._tick_live)
 
         self.run_label = QLabel()
         self.run_label.setStyleSheet("font-weight: 600;")
@@ -166,6 +177,11 @@ class MainWindow(QMainWindow):
         self.recon_warning.setWordWrap(True)
         self.recon_warning.hide()
         self.statusBar().addPermanentWidget(self.recon_warning, 1)
+        self.training_label = QLabel()  # the watched run's epoch and accuracy (model.training), permanent
+        self.training_label.setToolTip("This run is watched: each new epoch's model.pt is encoded in the "
+                                       "background and both maps move to it")
+        self.training_label.hide()
+        self.statusBar().addPermanentWidget(self.training_label)
         self.statusBar().addPermanentWidget(self.progress_label)
         self.statusBar().addPermanentWidget(self.progress)
         self.progress.hide()
@@ -178,6 +194,7 @@ class MainWindow(QMainWindow):
         self.qt_model.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.qt_model.message.connect(self._show_data_state)
         self.qt_model.runLoaded.connect(self._show_data_state)
+        self.qt_model.trainingChanged.connect(self._show_training)
         self.statusBar().showMessage(HELP)
         self._restore_settings()
         self.setAcceptDrops(True)  # image files dropped on the window are added as points
@@ -337,12 +354,71 @@ class MainWindow(QMainWindow):
         try:
             run = RunData.open(run_dir)
         except RunOpenError as e:
+            if is_training_folder(run_dir):  # no points written yet: a run in training, watched
+                self.watch(run_dir)
+                return True
             self.report_error(str(e))
             return False
         self.show_run(run)
         return True
 
     def show_run(self, run: RunData) -> None:
+        """Show a run from its folder (its latents and maps), and watch it for a later model.pt (--resume)."""
+        self._stop_live()
+        self._display(run)
+        if run.maps is None:
+            self._start_worker(run)
+        if run.run_dir.resolve() != DEFAULT_RUN.resolve():
+            self._start_live(run.run_dir, shown=stamp(run.run_dir / MODEL_FILE))
+
+    def watch(self, run_dir) -> None:
+        """Watch a run in training: its points appear with the first epoch's model.pt and move with each one."""
+        self._stop_worker()
+        self._stop_live()
+        run_dir = Path(run_dir)
+        self.model.run = self.model.maps = None  # nothing of another run stays: the views clear below
+        self.run_label.setText(f"{run_dir.name}  \u00b7  training")
+        self.setWindowTitle(f"CCVAE explorer \u2014 {run_dir} (training)")
+        self.recon_warning.hide()
+        for view in self.maps.values():
+            view.clear_points("waiting for the first epoch of this run\u2026")
+        self._start_live(run_dir, shown=None)
+
+    def _start_live(self, run_dir: Path, shown) -> None:
+        worker = LiveWorker(run_dir, self)
+        try:
+            session = LiveSession(run_dir, self.model, worker.submit, show_run=self._display, shown=shown)
+        except CCVAEError as e:  # config.json unreadable: no watching, the run shown stays
+            self.report_error(str(e))
+            return
+        self.live, self.live_worker = session, worker
+        worker.encoded.connect(session.encoded)
+        worker.mapped.connect(session.mapped)
+        worker.failed.connect(session.failed)
+        worker.progress.connect(session.progress)
+        if shown is None:  # a run in training: its first epoch is awaited, so get the worker ready now
+            worker.start_child()
+        self.live_timer.start()
+        session.tick()
+
+    def _tick_live(self) -> None:
+        if self.live is not None:
+            self.live.tick()
+
+    def _stop_live(self) -> None:
+        self.live_timer.stop()
+        if self.live_worker is not None:
+            self.live_worker.stop()
+            self.live_worker.deleteLater()
+        self.live = self.live_worker = None
+        self.model.set_training(None)
+
+    def _show_training(self) -> None:
+        status = self.model.training
+        self.training_label.setText(status.text() if status is not None else "")
+        self.training_label.setVisible(status is not None)
+
+    def _display(self, run: RunData) -> None:
         self._stop_worker()
         self.unlabelled_by_prediction.blockSignals(True)
         self.unlabelled_by_prediction.setChecked(False)
@@ -361,8 +437,6 @@ class MainWindow(QMainWindow):
         self.colour_by.addItems([text for _, _, text in self.model.colour_options()])
         self.colour_by.blockSignals(False)
         self.model.report(f"opened {run.run_dir}")
-        if run.maps is None:
-            self._start_worker(run)
 
     @property
     def is_ready(self) -> bool:
@@ -480,6 +554,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.model.set_playing(False)
         self._stop_worker()
+        self._stop_live()
         self.save_settings()
         super().closeEvent(event)
 

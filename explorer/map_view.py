@@ -158,6 +158,11 @@ class MapView(pg.PlotWidget):
         return self.model.map_points(self.name)
 
     def _on_run_loaded(self) -> None:
+        self.clear_points("computing the 2-D maps\u2026")
+        self._build_legend()
+
+    def clear_points(self, message: str) -> None:
+        """No points, only ``message`` in the middle (a run opened, or awaited: a run in training)."""
         self._tree = None
         self.settle()
         self.scatter.clear()
@@ -175,11 +180,10 @@ class MapView(pg.PlotWidget):
         for label in self.labels.values():
             label.hide()
         self.handle.hide()
-        self.message.setText("computing the 2-D maps\u2026")
+        self.message.setText(message)
         self.message.setPos(0, 0)
         self.message.show()
         self._set_range_quietly(xRange=(-1, 1), yRange=(-1, 1))
-        self._build_legend()
 
     def _set_title(self, method: str) -> None:
         self.getPlotItem().setTitle(f"{self._title} ({method})", color="#202020", size="11pt")
@@ -192,7 +196,8 @@ class MapView(pg.PlotWidget):
         self.scatter.setData(pos=points, data=np.arange(len(points)), pen=None, size=POINT_SIZE,
                              brush=self._point_brushes())
         self._apply_visibility()
-        self.reset_view()
+        if self._auto_fit or not self.model.maps_follow:  # a new epoch's map keeps a zoom the user chose
+            self.reset_view()
         self.handle.show()
         self._draw_selection()
         self._draw_intervention()

@@ -77,6 +77,7 @@ class Events:
         self.tool = Event("tool")                              # the mouse tool (pan, lasso, rectangle) changed
         self.centre = Event("centre")                          # ({map name: (x, y)}) views centre on these places
         self.points_added = Event("points_added")              # your own images were added as points at the end
+        self.training = Event("training")                      # the watched run's training status changed
 
 
 class Origin(enum.Enum):
@@ -253,6 +254,9 @@ class ExplorerModel:
         self.added: list[AddedImage] = []                 # your own images, added as the last points
         self.add_polarity = "auto"                        # explorer.own_images.Polarity value for new images
         self._data_background: float | None = None
+        self._added_pixels: list[np.ndarray] = []         # the added images as encoded [C, H, W], to encode again
+        self.training = None                              # explorer.live.TrainingStatus of a run being watched
+        self.maps_follow = False                          # the maps shown continue the previous ones (a new epoch)
 
     # ------------------------------------------------------------------ the run and its maps
     @property
@@ -271,6 +275,7 @@ class ExplorerModel:
         self.unlabelled_by_prediction, self._data_problem_told = False, None
         self.selected, self.colour_mode, self.filter = np.zeros(0, dtype=np.int64), ColourMode.LABEL, None
         self._neighbour_trees, self.added, self._data_background = None, [], None
+        self._added_pixels, self.maps_follow = [], False
         self.current = self.intervention = self.interpolation = self.walk = None
         self.frame, self.playing = 0, False
         self._class_stats = self._swap_choice = None
@@ -283,6 +288,10 @@ class ExplorerModel:
         self.select_a(0)
 
     def set_maps(self, maps: LatentMaps) -> None:
+        self._install_maps(maps)
+        self._announce_maps()
+
+    def _install_maps(self, maps: LatentMaps) -> None:
         lat = self.run.latents
         if len(maps.zc) != len(lat):
             raise ValueError(f"maps of {len(maps.zc)} points for {len(lat)} latents")
@@ -293,6 +302,8 @@ class ExplorerModel:
             points = self.map_points(name)
             self.inverse[name] = InverseMap(points, latent, k=8)
             self.forward[name] = ForwardMap(latent, points, k=8)
+
+    def _announce_maps(self) -> None:
         # everything placed without maps gets its place now
         if self.current is not None:
             c = self.current
@@ -308,6 +319,50 @@ class ExplorerModel:
         self.events.current.emit()
         self.events.intervention.emit()
         self.events.interpolation.emit()
+
+    # ------------------------------------------------------------------ a run in training (explorer.live)
+    def set_training(self, status) -> None:
+        """The watched run's training status (``explorer.live.TrainingStatus``; None: not watching)."""
+        if status != self.training:
+            self.training = status
+            self.events.training.emit()
+
+    @property
+    def own_points(self) -> int:
+        """Points of the run itself (your added images come after them)."""
+        return len(self.run.latents) - len(self.added)
+
+    def apply_epoch(self, engine, latents, maps: LatentMaps, follow: bool = True) -> None:
+        """A newer model of the same run (the live view): ``latents`` are the same points encoded by ``engine``
+        (core.latents.encode_points, same order), ``maps`` their maps (``follow``: started from the maps shown).
+
+        What the user chose stays: A, B, the lasso selection, the colouring, hidden groups, the filter, and your
+        own images (encoded again by the new model). What the old model computed goes: the intervention, the
+        interpolation, the walk, the class statistics, the swap choice, the neighbour trees. The current latent
+        goes back to A, as the new model encodes it."""
+        run = self.run
+        if len(latents) != self.own_points or len(maps.zc) != len(latents):
+            raise ValueError(f"a new epoch must encode the run's {self.own_points} points "
+                             f"(got {len(latents)} latents, {len(maps.zc)} map points)")
+        pixels, added = self._added_pixels, self.added
+        run.engine, run.latents = engine, latents
+        if isinstance(run.images, _WithAdded):
+            run.images = run.images.base
+        self.added, self._added_pixels = [], []
+        self.maps_follow = bool(follow)
+        self._install_maps(maps)
+        if added:  # the same images, encoded by the new model, at the same indices
+            self._append_images(np.stack(pixels), [a.name for a in added], [a.inverted for a in added])
+        self._neighbour_trees = self._class_stats = self._swap_choice = None
+        self.set_playing(False)
+        self.intervention = self.interpolation = self.walk = None
+        self.frame = 0
+        if self.a >= 0:
+            self._set_point_current(emit=False)
+        self._announce_maps()
+        for event in (self.events.selection, self.events.walk, self.events.selected):
+            event.emit()
+        self.maps_follow = False
 
     def map_points(self, name: str) -> np.ndarray:
         """[N, 2] coordinates of every point on map ``name``."""
@@ -587,17 +642,18 @@ class ExplorerModel:
         z_s = np.ascontiguousarray(z_style, dtype=np.float32).reshape(-1, engine.style_dim)
         return to_uint8(engine.decode(z_c, z_s)), engine.classify(z_c).cpu().numpy()
 
-    def _set_current(self, z_c, z_style, positions: dict | None = None, **origin) -> None:
+    def _set_current(self, z_c, z_style, positions: dict | None = None, emit: bool = True, **origin) -> None:
         z_c = np.asarray(z_c, dtype=np.float32).reshape(-1).copy()
         z_style = np.asarray(z_style, dtype=np.float32).reshape(-1).copy()
         images, probs = self.decode(z_c, z_style)
         positions = positions if positions is not None else self.place(z_c, z_style)
         self.current = Current(z_c, z_style, images[0], probs[0], positions, **origin)
-        self.events.current.emit()
+        if emit:
+            self.events.current.emit()
 
-    def _set_point_current(self) -> None:
+    def _set_point_current(self, emit: bool = True) -> None:
         lat = self.run.latents
-        self._set_current(lat.z_c[self.a], lat.z_style[self.a], self._point_positions(self.a),
+        self._set_current(lat.z_c[self.a], lat.z_style[self.a], self._point_positions(self.a), emit=emit,
                           origin=Origin.POINT, point=self.a)
 
     def drag(self, name: str, xy) -> None:
@@ -1006,16 +1062,24 @@ class ExplorerModel:
                          ) -> list[AddedImage]:
         """float32 [M, C, H, W] images in the model's shape -> M new points: encoded, classified, placed on both
         maps among their nearest latents, usable as A or B. Returns what was added."""
+        if self.maps is None or self.maps.provisional:  # the UMAP maps replace the PCA ones point for point
+            raise ValueError("the maps are not ready yet: add images once they are drawn")
+        new = self._append_images(x, names, inverted)
+        self.events.points_added.emit()
+        self.report("added " + "; ".join(f"#{a.index} {a.name}: {a.verdict}" + (" (inverted)" if a.inverted else "")
+                                         for a in new))
+        return new
+
+    def _append_images(self, x: np.ndarray, names: list[str], inverted: list[bool] | None) -> list[AddedImage]:
         import torch
 
         from core.labels import UNLABELLED_CLASS
         from core.latents import Latents
         from core.projection import LatentMaps
 
-        if self.maps is None or self.maps.provisional:  # the UMAP maps replace the PCA ones point for point
-            raise ValueError("the maps are not ready yet: add images once they are drawn")
         engine, lat = self.engine, self.run.latents
         x = np.ascontiguousarray(x, dtype=np.float32)
+        self._added_pixels.extend(x)
         encoded = engine.encode(torch.from_numpy(x))
         z_c, z_s = encoded.z_c.cpu().numpy(), encoded.z_style.cpu().numpy()
         probs = engine.classify(encoded.z_c).cpu().numpy()
@@ -1038,17 +1102,16 @@ class ExplorerModel:
         for k in range(m):
             self.run.images.extra[start + k] = to_uint8(images[k])
         maps = self.maps  # the 2-D places of the new points: where the forward lookups put their latents
-        self.maps = self.run.maps = LatentMaps(zc=np.concatenate([maps.zc, self.forward["zc"](z_c)]).astype(
+        self.maps = LatentMaps(zc=np.concatenate([maps.zc, self.forward["zc"](z_c)]).astype(
             maps.zc.dtype), style=np.concatenate([maps.style, self.forward["style"](z_s)]).astype(maps.style.dtype),
-            key=maps.key)
+            key=maps.key, provisional=maps.provisional)  # provisional: a new epoch's PCA fallback (live view)
+        if not maps.provisional:
+            self.run.maps = self.maps
         inverted = list(inverted) if inverted is not None else [False] * m
         new = [AddedImage(start + k, str(names[k]), bool(inverted[k]), self.prediction_text(probs[k]))
                for k in range(m)]
         self.added.extend(new)
         self._neighbour_trees = None
-        self.events.points_added.emit()
-        self.report("added " + "; ".join(f"#{a.index} {a.name}: {a.verdict}" + (" (inverted)" if a.inverted else "")
-                                         for a in new))
         return new
 
     def report(self, text: str) -> None:

@@ -28,6 +28,7 @@ class QtModel(QObject):
     toolChanged = pyqtSignal()
     centreRequested = pyqtSignal(object)  # {map name: (x, y)}
     pointsAdded = pyqtSignal()
+    trainingChanged = pyqtSignal()
 
     def __init__(self, model: ExplorerModel | None = None, parent=None):
         super().__init__(parent)
@@ -40,5 +41,6 @@ class QtModel(QObject):
                               (e.interpolation, self.interpolationChanged), (e.frame, self.frameChanged),
                               (e.playing, self.playingChanged), (e.walk, self.walkChanged), (e.message, self.message),
                               (e.selected, self.selectedChanged), (e.tool, self.toolChanged),
-                              (e.centre, self.centreRequested), (e.points_added, self.pointsAdded)):
+                              (e.centre, self.centreRequested), (e.points_added, self.pointsAdded),
+                              (e.training, self.trainingChanged)):
             event.connect(signal.emit)
