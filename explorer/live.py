@@ -222,7 +222,7 @@ class LiveSession:
             from explorer.rundata import RunData
 
             run = RunData(run_dir=self.run_dir, engine=points.engine, latents=points.latents, maps=None,
-                          seed=int(points.config.get("train", {}).get("seed", 0)))
+                          seed=int(points.config.get("train", {}).get("seed", 0)), swap_choice=points.swap_choice)
             self._set_epoch(points, working=f"fitting the maps of epoch {points.epoch}")  # said as they appear
             self.show_run(run)
         else:
@@ -239,7 +239,7 @@ class LiveSession:
         if self.model.engine is points.engine:  # the first epoch, shown on its PCA map: now its UMAP map
             self.model.set_maps(maps)
         else:
-            self.model.apply_epoch(points.engine, points.latents, maps, follow=True)
+            self.model.apply_epoch(points.engine, points.latents, maps, follow=True, swap_choice=points.swap_choice)
 
     def failed(self, job, message: str) -> None:
         """A job failed. With its points encoded (the map fit failed) they are shown on their PCA map (the
@@ -254,7 +254,8 @@ class LiveSession:
             self._set_epoch(points, problem=f"maps of epoch {points.epoch}: {message}; showing a PCA map")
             if self.model.engine is not points.engine:
                 maps = provisional_maps(points.latents.z_c, points.latents.z_style)
-                self.model.apply_epoch(points.engine, points.latents, maps, follow=False)
+                self.model.apply_epoch(points.engine, points.latents, maps, follow=False,
+                                       swap_choice=points.swap_choice)
         else:
             self.watcher.failed(job)
             self.model.set_training(self.status.but(working="", problem=message))

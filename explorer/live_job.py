@@ -18,6 +18,7 @@ stop. Answers on ``outbox``: ("progress", job, text), ("encoded", job, EpochPoin
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class EpochPoints:
     config: dict             # config.json as read with the weights
     state: dict              # the model's state dict as numpy arrays
     latents: object          # core.latents.Latents
+    swap_choice: object      # core.swap_choice.SwapChoice: which swap lands more often on this model
     engine: object = None    # core.inference.Engine, built on the receiving side (``build_engine``)
 
 
@@ -42,7 +44,9 @@ def encode_epoch(run_dir, data_cache: dict, device: str = "cpu") -> EpochPoints:
     import torch
 
     from core import checkpoint as ckpt
+    from core.inference import Engine
     from core.latents import encode_points
+    from core.swap_choice import self_read
 
     from explorer.live import epoch_facts
 
@@ -51,7 +55,9 @@ def encode_epoch(run_dir, data_cache: dict, device: str = "cpu") -> EpochPoints:
     latents = encode_points(model, run_data(cfg, data_cache), cfg.train.map_points, torch.device(device))
     epoch, accuracy = epoch_facts(run_dir, info)
     state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    return EpochPoints(epoch, accuracy, cfg.to_json(), state, latents)
+    # the swap panel's default reads it; computed here, it costs the window nothing (seed 0: the explorer's own)
+    choice = self_read(Engine(model, cfg, run_dir), latents.z_c, latents.z_style)
+    return EpochPoints(epoch, accuracy, cfg.to_json(), state, latents, choice)
 
 
 def run_data(cfg, data_cache: dict):
@@ -113,6 +119,10 @@ def serve(run_dir: str, inbox, outbox, threads: int = 1) -> None:
     from core.errors import CCVAEError
 
     torch.set_num_threads(max(1, int(threads)))  # a background job beside a training run: one core at most
+    try:  # and below the window and the training in the scheduler's eyes, on a machine with few cores
+        os.nice(10)
+    except OSError:
+        pass
     data_cache: dict = {}
     warm_up(run_dir, data_cache)
     while True:

@@ -278,7 +278,7 @@ class ExplorerModel:
         self._added_pixels, self.maps_follow = [], False
         self.current = self.intervention = self.interpolation = self.walk = None
         self.frame, self.playing = 0, False
-        self._class_stats = self._swap_choice = None
+        self._class_stats, self._swap_choice = None, getattr(run, "swap_choice", None)
         self.events.run_loaded.emit()
         self.events.selected.emit()
         for event in (self.events.intervention, self.events.interpolation, self.events.walk, self.events.playing):
@@ -332,14 +332,14 @@ class ExplorerModel:
         """Points of the run itself (your added images come after them)."""
         return len(self.run.latents) - len(self.added)
 
-    def apply_epoch(self, engine, latents, maps: LatentMaps, follow: bool = True) -> None:
+    def apply_epoch(self, engine, latents, maps: LatentMaps, follow: bool = True, swap_choice=None) -> None:
         """A newer model of the same run (the live view): ``latents`` are the same points encoded by ``engine``
         (core.latents.encode_points, same order), ``maps`` their maps (``follow``: started from the maps shown).
 
         What the user chose stays: A, B, the lasso selection, the colouring, hidden groups, the filter, and your
         own images (encoded again by the new model). What the old model computed goes: the intervention, the
         interpolation, the walk, the class statistics, the swap choice, the neighbour trees. The current latent
-        goes back to A, as the new model encodes it."""
+        goes back to A, as the new model encodes it. ``swap_choice``: the new model's, when already measured."""
         run = self.run
         if len(latents) != self.own_points or len(maps.zc) != len(latents):
             raise ValueError(f"a new epoch must encode the run's {self.own_points} points "
@@ -353,7 +353,8 @@ class ExplorerModel:
         self._install_maps(maps)
         if added:  # the same images, encoded by the new model, at the same indices
             self._append_images(np.stack(pixels), [a.name for a in added], [a.inverted for a in added])
-        self._neighbour_trees = self._class_stats = self._swap_choice = None
+        self._neighbour_trees = self._class_stats = None
+        self._swap_choice = swap_choice
         self.set_playing(False)
         self.intervention = self.interpolation = self.walk = None
         self.frame = 0

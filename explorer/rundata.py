@@ -30,6 +30,7 @@ class RunData:
     maps: LatentMaps | None          # None until computed (no cache, or a cache for other latents)
     seed: int = 0                    # the seed the maps are keyed with
     maps_file: Path | None = None    # where new maps are saved, when not beside the run (a study's cells)
+    swap_choice: object = None       # core.swap_choice.SwapChoice when known before opening (the live view's)
     images: PointImages = field(init=False)
 
     def __post_init__(self):
