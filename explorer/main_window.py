@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.live_timer = QTimer(self)
         self.live_timer.setInterval(POLL_MS)
         self.live_timer.timeout.connect(self._tick_live)
+        self.study_windows: list = []  # studies opened with File > Open (explorer.study_window)
 
         self.run_label = QLabel()
         self.run_label.setStyleSheet("font-weight: 600;")
@@ -218,7 +219,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file = bar.addMenu("&File")
         self._action(file, "&Open run\u2026", self._ask_open, QKeySequence.StandardKey.Open,
-                     "Open a run folder written by train_cli.py")
+                     "Open a run folder written by train_cli.py (a study folder opens the comparison of its cells)")
         self._action(file, "Export &screenshot\u2026", self._ask_screenshot, "Ctrl+E",
                      "Save the window, or one map at any width, as a PNG")
         self._action(file, "&Locate data folder\u2026", self._ask_data_folder, None,
@@ -350,7 +351,12 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ runs
     def open_run(self, run_dir) -> bool:
-        """Open a run folder; on failure report it and keep the current run. Returns success."""
+        """Open a run folder (a study folder opens its comparison in a window of its own); on failure report it
+        and keep the current run. Returns success."""
+        from core.study.folder import folder_kind
+
+        if folder_kind(run_dir) == "study":
+            return self.open_study(run_dir)
         try:
             run = RunData.open(run_dir)
         except RunOpenError as e:
@@ -360,6 +366,24 @@ class MainWindow(QMainWindow):
             self.report_error(str(e))
             return False
         self.show_run(run)
+        return True
+
+    def open_study(self, folder) -> bool:
+        """The comparison of a study's cells (explorer.study_window), in a window of its own."""
+        from core.study.folder import StudyFolder
+        from core.study.grid import StudyError
+        from explorer.study_window import StudyWindow
+
+        try:
+            study = StudyFolder.open(folder)
+        except StudyError as e:
+            self.report_error(str(e))
+            return False
+        window = StudyWindow()
+        window.resize(*window.default_size())
+        window.open_folder(study)
+        window.show()
+        self.study_windows.append(window)
         return True
 
     def show_run(self, run: RunData) -> None:

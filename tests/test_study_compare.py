@@ -217,6 +217,20 @@ def pg_point(xy):
     return QPointF(float(xy[0]), float(xy[1]))
 
 
+def test_file_open_on_a_study_opens_its_comparison(study, cache, qtbot):
+    from explorer.main_window import MainWindow
+
+    main = MainWindow()
+    qtbot.addWidget(main)
+    assert main.open_run(study) and main.model.run is None  # the explorer's own run is untouched
+    (win,) = main.study_windows
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.ready, timeout=60000):
+        pass
+    assert win.model.folder.path == study and all(c.ok for c in win.model.cells)
+    win.close()
+
+
 def test_window_shows_a_broken_cell(broken, cache, qtbot):
     from explorer.study_window import StudyWindow
 
