@@ -17,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor
+from PyQt6.QtGui import QColor, QPainter
 from PyQt6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QMainWindow, QProgressBar,
                              QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
@@ -136,6 +136,32 @@ class CellMap(pg.PlotWidget):
             self.model.select(i)
 
 
+class WrappedText(QWidget):
+    """A line that wraps inside whatever room it is given and asks for none: a QLabel with word wrap would make
+    the whole grid height-for-width, and the scroll area would then size it from the maps' large size hints."""
+
+    def __init__(self, text: str = "", colour: str = "#505050"):
+        super().__init__()
+        self._text, self._colour = text, colour
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+
+    def text(self) -> str:
+        return self._text
+
+    def set_text(self, text: str, colour: str | None = None) -> None:
+        self._text, self._colour = text, colour or self._colour
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        font = p.font()
+        font.setPointSizeF(8)
+        p.setFont(font)
+        p.setPen(QColor(self._colour))
+        p.drawText(self.rect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap),
+                   self._text)
+
+
 class CellView(QFrame):
     """One cell: its two maps side by side over the report's measures; or the reason it cannot be shown."""
 
@@ -147,8 +173,7 @@ class CellView(QFrame):
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(3, 2, 3, 2)
         self.layout_.setSpacing(1)
-        self.status = _small_label("opening\u2026", "#808080")
-        self.status.setWordWrap(True)
+        self.status = WrappedText("opening\u2026", "#808080")
         self.layout_.addWidget(self.status)
         self.maps: dict[str, CellMap] = {}
         self.map_titles: dict[str, QLabel] = {}
@@ -161,8 +186,7 @@ class CellView(QFrame):
         """The cell opened (maps and measures) or failed (its reason)."""
         state = self.model.cells[self.index]
         if not state.ok:
-            self.status.setText(f"\u26a0 {state.problem}")
-            self.status.setStyleSheet(f"color: {MISSED}; font-size: 8pt;")
+            self.status.set_text(f"\u26a0 {state.problem}", MISSED)
             self.status.setToolTip(state.problem)
             return
         self.status.hide()
@@ -186,8 +210,7 @@ class CellView(QFrame):
         items = cell.measures()
         if not items:
             reason = self.model.folder.report_problem or "not in report.json yet"
-            self.measures.setText(f"<span style='color:#808080'>measures: {reason}</span>")
-            self.measures.setWordWrap(True)
+            self.measures.setText(f"<span style='color:#808080'>measures: {reason.replace(' (', '<br>(')}</span>")
             return
         half = (len(items) + 1) // 2
         rows = []

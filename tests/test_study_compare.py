@@ -41,9 +41,11 @@ def cache(tmp_path, monkeypatch):
 
 @pytest.fixture()
 def broken(study, tmp_path):
-    """The study with one cell never trained (its folder gone) and one whose latents.npz is corrupt."""
+    """The study with one cell never trained (its folder gone), one whose latents.npz is corrupt, and no report
+    yet (as while it trains)."""
     out = tmp_path / "broken"
     shutil.copytree(study, out)
+    (out / "report.json").unlink()
     shutil.rmtree(out / "cells" / "beta1_z6_sup1")
     (out / "cells" / "beta0.5_z8_sup1" / "latents.npz").write_bytes(b"not a zip")
     return out
@@ -125,6 +127,8 @@ def test_model_shows_broken_cells_as_such(broken, cache):
     assert problems["beta0.5_z8_sup1"].startswith("beta0.5_z8_sup1: ") and "\n" not in problems["beta0.5_z8_sup1"]
     assert problems["beta0.5_z6_sup1"] is None and problems["beta1_z8_sup1"] is None
     assert model.swap_result(1) is None and model.swap_result(0) is not None
+    assert model.folder.report is None and model.cells[0].cell.measures() == []
+    assert model.folder.report_problem == "no report.json yet (the study has not finished)"
     with pytest.raises(StudyError, match="not a study folder"):
         StudyFolder.open(broken / "cells")
 
@@ -236,6 +240,7 @@ def test_window_shows_a_broken_cell(broken, cache, qtbot):
 
     win = StudyWindow()
     qtbot.addWidget(win)
+    win.resize(1280, 720)
     win.open_folder(StudyFolder.open(broken))
     win.show()
     with qtbot.waitSignal(win.ready, timeout=60000):
@@ -244,6 +249,9 @@ def test_window_shows_a_broken_cell(broken, cache, qtbot):
     assert view.status.isVisible() and "not trained" in view.status.text() and not view.maps
     assert win.open_cell(1) is None and "cannot open" in win.statusBar().currentMessage()
     assert win.strip.tiles[1].verdict.text() == "\u2014"
+    assert "no report.json yet" in win.cell_views[0].measures.text() and win.cell_views[0].maps
+    qtbot.wait(50)  # the reasons wrap inside their cells: the grid still fits the window, nothing scrolls
+    assert win.grid_area.verticalScrollBar().maximum() == 0 and win.grid_area.horizontalScrollBar().maximum() == 0
     win.close()
 
 
