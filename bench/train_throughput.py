@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import ModelConfig  # noqa: E402
 from core.device import pick_device, bf16_autocast_pays_off  # noqa: E402
+from core.fast_layers import with_torch_layers  # noqa: E402
 from core.labels import BINARY, MULTICLASS, LabelSpec  # noqa: E402
 from core.model import CCVAE  # noqa: E402
 from core.objective import supervised_loss, unsupervised_loss  # noqa: E402
@@ -129,7 +130,8 @@ def make_model(setting: str, reference: bool) -> CCVAE:
     torch.manual_seed(0)
     model = CCVAE(ModelConfig(image_shape=s["shape"], label_spec=s["spec"], latent_dim=s["latent"], zc_dim=s["zc"],
                               likelihood=s["likelihood"]))
-    if reference:  # the default layout, as an ordinary port would run
+    if reference:  # torch's own layers in the default layout, as an ordinary port would run
+        with_torch_layers(model)
         model.to(memory_format=torch.contiguous_format)
         model.encoder.channels_last = False
     return model

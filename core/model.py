@@ -41,6 +41,11 @@ class CCVAE(nn.Module):
         """z [..., latent_dim] -> (z_c [..., zc_dim], z_style [..., style_dim])."""
         return z[..., : self.zc_dim], z[..., self.zc_dim:]
 
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """x [B, C, H, W] in the memory layout the networks run in: convert once, then encode it and score the
+        decoder's output against it without a second copy or mixed-layout arithmetic."""
+        return self.encoder.prepare(x)
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, C, H, W] in [0, 1] -> (loc, scale) of q(z|x), each [B, latent_dim]."""
         return self.encoder(x)

@@ -5,12 +5,15 @@
 then a linear layer; the decoder mirrors it.
 32x32 and 128x128 follow the authors' pattern: stride-2 convs halve the side down to 4x4 (one conv fewer at 32,
 one more at 128, widening to 256), then the same 4x4 conv to 256 and linear layer.
+The conv layers are core.fast_layers': torch's layers, computed faster on the CPU.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from core.fast_layers import Conv2d, ConvTranspose2d
 
 DEFAULT_CHANNELS = {28: (32, 64), 32: (32, 64, 128), 64: (32, 32, 64, 128), 128: (32, 32, 64, 128, 256)}
 IMAGE_SIZES = tuple(sorted(DEFAULT_CHANNELS))
@@ -30,20 +33,24 @@ class Encoder(nn.Module):
         c_in, size, _ = image_shape
         layers: list[nn.Module] = []
         for c_out in channels:
-            layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU(inplace=True)]
+            layers += [Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU(inplace=True)]
             c_in, size = c_out, size // 2
         if size == 4:  # the authors' 64x64 network ends with a 4x4 conv down to one 256-channel pixel
-            layers += [nn.Conv2d(c_in, 256, 4), nn.ReLU(inplace=True), nn.Flatten()]
+            layers += [Conv2d(c_in, 256, 4), nn.ReLU(inplace=True), nn.Flatten()]
         else:
             layers += [nn.Flatten(), nn.Linear(c_in * size * size, 256), nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(256, 2 * latent_dim)
         self.channels_last = True
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """x in the layout the networks run in (a no-op when it already is)."""
         if self.channels_last:  # oneDNN's native layout: no reorders around each conv (bench/train_throughput.py)
-            x = x.contiguous(memory_format=torch.channels_last)
-        loc, raw_scale = self.head(self.features(x)).chunk(2, dim=-1)
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        loc, raw_scale = self.head(self.features(self.prepare(x))).chunk(2, dim=-1)
         # softplus keeps the scale positive without exp's overflow; the floor avoids log(0) in log q(z|x)
         return loc, F.softplus(raw_scale) + 1e-4
 
@@ -59,14 +66,14 @@ class Decoder(nn.Module):
         if size == 4:
             self.stem = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(inplace=True),
                                       nn.Unflatten(1, (256, 1, 1)),
-                                      nn.ConvTranspose2d(256, widths[0], 4), nn.ReLU(inplace=True))
+                                      ConvTranspose2d(256, widths[0], 4), nn.ReLU(inplace=True))
         else:
             self.stem = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(inplace=True),
                                       nn.Linear(256, widths[0] * size * size), nn.ReLU(inplace=True),
                                       nn.Unflatten(1, (widths[0], size, size)))
         layers: list[nn.Module] = []
         for c_in, c_out in zip(widths, widths[1:] + [c_out_final]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU(inplace=True)]
+            layers += [ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU(inplace=True)]
         layers.pop()  # no activation after the last layer: the likelihood decides how outputs are read
         self.body = nn.Sequential(*layers)
 

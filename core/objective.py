@@ -52,6 +52,7 @@ def style_kl(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 
 
 def _encode_and_sample(model: CCVAE, x: torch.Tensor):
+    x = model.prepare(x)
     loc, scale = model.encode(x)
     loc, scale = loc.float(), scale.float()
     z = loc + scale * torch.randn_like(loc)

@@ -138,7 +138,14 @@ def make_optimizer(model: CCVAE, cfg: RunConfig) -> torch.optim.Optimizer:
     networks = [p for p in model.parameters() if id(p) not in head_ids]
     groups = [networks, classifier, prior]
     return torch.optim.Adam([{"params": params, "lr": cfg.train.lr * scale}
-                             for params, scale in zip(groups, lr_scales(cfg))], lr=cfg.train.lr)
+                             for params, scale in zip(groups, lr_scales(cfg))], lr=cfg.train.lr,
+                            **adam_options(next(model.parameters()).device))
+
+
+def adam_options(device: torch.device) -> dict:
+    """Adam's fused kernel (one pass per parameter instead of about ten) where torch has it: 4% of a CPU
+    training step at the CelebA setting (bench/train_throughput.py), the same update up to float rounding."""
+    return {"fused": True} if device.type in ("cpu", "cuda") else {}
 
 
 class Trainer:
