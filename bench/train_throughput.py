@@ -1,12 +1,24 @@
-"""Training throughput (images per second) of one supervised and one unsupervised step, on this machine.
+"""Training throughput (images per second) of one labelled and one unlabelled step, on this machine.
 
 Two settings: MNIST (28x28 grey, 10 classes, z 16 with z_c 4, batch 64) and the CCVAE authors' CelebA setting
-(64x64 RGB, 18 attributes, z 45, batch 200). Each step is timed for the project's implementation and, side by
-side in the same process, for a reference that computes the same objective the way the authors' PyTorch port
-does (a second encoder pass for the K-sample q(y|x), torch.distributions objects, analytic KL), so the ratio is
-not at the mercy of a noisy machine.
+(64x64 RGB, 18 attributes, z 45, batch 200). Each step is timed, side by side in one process and interleaved so
+machine noise hits all alike, for:
 
-    python bench/train_throughput.py [--steps 20] [--threads 0] [--settings mnist celeba] [--device cpu|cuda]
+- ``reference``: the same objective computed the way the authors' PyTorch port (thwjoy/ccvae_pytorch) computes
+  it, in float32: torch's own conv layers in the default memory layout, torch.distributions objects (argument
+  checks on, as in their code), a second encoder pass for the K = 100 sample q(y|x), the label of the unlabelled
+  step sampled from q(y|z_c), the analytic KL, and torch's default Adam;
+- ``ours_fp32``: the project's step as train_cli.py runs it, forced to float32 (core.fast_layers, channels last,
+  the fused likelihood, one encoder pass, the exact sum over labels, fused Adam);
+- ``ours_bf16``: the same under bfloat16 autocast, only where the CPU has native bf16 (train_cli.py's default
+  there; ``--no-amp`` gives the float32 step).
+
+The ratios ``*_speedup_fp32`` and ``*_speedup_bf16`` divide by the reference's images/s. The JSON says whether
+the CPU has bf16 (``bf16_hardware``) and whether a bf16 column was measured, and the load average around the run.
+
+    python bench/train_throughput.py [--steps 20] [--threads 0] [--settings mnist celeba] [--fp32-only] [--device cpu|cuda]
+    python bench/train_throughput.py --cpu-time   # one thread, timed by its CPU time: for a machine shared with others
+    ONEDNN_MAX_CPU_ISA=AVX2 python bench/train_throughput.py   # as on a CPU with AVX2 and no bf16 (oneDNN's kernels)
     python bench/train_throughput.py --sizes [--steps 10]   # the project's step at each image size instead
 
 The last line printed is JSON.
@@ -16,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -32,6 +45,7 @@ from core.fast_layers import with_torch_layers  # noqa: E402
 from core.labels import BINARY, MULTICLASS, LabelSpec  # noqa: E402
 from core.model import CCVAE  # noqa: E402
 from core.objective import supervised_loss, unsupervised_loss  # noqa: E402
+from core.trainer import adam_options  # noqa: E402
 
 SETTINGS = {
     "mnist": dict(shape=(1, 28, 28), spec=LabelSpec(MULTICLASS, tuple("0123456789")), latent=16, zc=4, batch=64,
@@ -108,21 +122,26 @@ def make_batch(setting, generator, device):
     return x.to(device), y.to(device)
 
 
-def step_fn(model, optimizer, impl, kind, x, y, device):
-    ours = impl.startswith("ours")
-    amp = impl == "ours" and bf16_autocast_pays_off(device)
-    if ours:
-        loss_fn = (lambda: supervised_loss(model, x, y).loss) if kind == "sup" else (lambda: unsupervised_loss(model, x).loss)
-    else:
-        loss_fn = (lambda: reference_supervised(model, x, y)) if kind == "sup" else (lambda: reference_unsupervised(model, x))
+def loss_fn(model, impl: str, kind: str, x, y):
+    if impl == "reference":
+        return (lambda: reference_supervised(model, x, y)) if kind == "sup" else (lambda: reference_unsupervised(model, x))
+    return (lambda: supervised_loss(model, x, y).loss) if kind == "sup" else (lambda: unsupervised_loss(model, x).loss)
 
+
+def step_fn(model, optimizer, loss, device, bf16: bool):
     def step():
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = loss_fn()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            value = loss()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         optimizer.step()
     return step
+
+
+def make_optimizer(model, impl: str, device):
+    """The reference: torch's default Adam, as the authors' port; ours: the trainer's choice (fused)."""
+    options = {} if impl == "reference" else adam_options(device)
+    return torch.optim.Adam(model.parameters(), lr=1e-4, **options)
 
 
 def make_model(setting: str, reference: bool) -> CCVAE:
@@ -143,15 +162,22 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(setting: str, steps: int, device: torch.device, warmup: int = 2) -> dict:
+def implementations(device: torch.device, fp32_only: bool) -> tuple[str, ...]:
+    if fp32_only or not bf16_autocast_pays_off(device):
+        return ("reference", "ours_fp32")
+    return ("reference", "ours_fp32", "ours_bf16")
+
+
+def measure(setting: str, steps: int, device: torch.device, impls: tuple[str, ...], warmup: int = 2,
+            clock=time.perf_counter) -> dict:
     s = SETTINGS[setting]
     x, y = make_batch(setting, torch.Generator().manual_seed(0), device)
-    impls = ("ours", "ours_fp32", "reference")
     variants = [(impl, kind) for kind in ("sup", "unsup") for impl in impls]
     fns = {}
     for impl, kind in variants:
         model = make_model(setting, reference=impl == "reference").to(device)
-        fns[(impl, kind)] = step_fn(model, torch.optim.Adam(model.parameters(), lr=1e-4), impl, kind, x, y, device)
+        fns[(impl, kind)] = step_fn(model, make_optimizer(model, impl, device), loss_fn(model, impl, kind, x, y),
+                                    device, bf16=impl == "ours_bf16")
     for v in variants:
         for _ in range(warmup):
             fns[v]()
@@ -159,21 +185,31 @@ def measure(setting: str, steps: int, device: torch.device, warmup: int = 2) -> 
     for _ in range(steps):  # interleave the variants so machine noise hits all of them alike
         for v in variants:
             _synchronize(device)
-            t = time.perf_counter()
+            t = clock()
             fns[v]()
             _synchronize(device)
-            times[v].append(time.perf_counter() - t)
-    out = {"batch": s["batch"], "bf16_autocast": bf16_autocast_pays_off(device)}
+            times[v].append(clock() - t)
+    out = {"batch": s["batch"]}
     for (impl, kind), ts in times.items():
         out[f"{impl}_{kind}_images_per_s"] = round(s["batch"] / statistics.median(ts), 1)
     for kind in ("sup", "unsup"):
         ref = out[f"reference_{kind}_images_per_s"]
-        out[f"{kind}_speedup"] = round(out[f"ours_{kind}_images_per_s"] / ref, 2)
-        out[f"{kind}_speedup_fp32"] = round(out[f"ours_fp32_{kind}_images_per_s"] / ref, 2)
+        for impl in impls[1:]:
+            out[f"{kind}_speedup_{impl.split('_')[1]}"] = round(out[f"{impl}_{kind}_images_per_s"] / ref, 2)
     return out
 
 
-def measure_sizes(steps: int, device: torch.device, warmup: int = 2) -> dict:
+def print_table(setting: str, figures: dict, impls: tuple[str, ...]) -> None:
+    for kind, name in (("sup", "labelled"), ("unsup", "unlabelled")):
+        cells = [f"reference fp32 {figures[f'reference_{kind}_images_per_s']:8.1f}"]
+        for impl in impls[1:]:
+            precision = impl.split("_")[1]
+            cells.append(f"ours {precision} {figures[f'{impl}_{kind}_images_per_s']:8.1f} "
+                         f"({figures[f'{kind}_speedup_{precision}']:.2f}x)")
+        print(f"{setting:7s} {name:10s} images/s: " + " | ".join(cells))
+
+
+def measure_sizes(steps: int, device: torch.device, warmup: int = 2, clock=time.perf_counter) -> dict:
     """Images per second of the project's labelled and unlabelled steps at every image size the networks take
     (RGB, 10 classes, z 16, batch 64, the training default), interleaved so noise hits all sizes alike."""
     from core.networks import IMAGE_SIZES
@@ -188,7 +224,8 @@ def measure_sizes(steps: int, device: torch.device, warmup: int = 2) -> dict:
         x = torch.rand((64, 3, size, size), generator=gen).to(device)
         y = torch.randint(0, 10, (64,), generator=gen).to(device)
         for kind in ("sup", "unsup"):
-            fns[(size, kind)] = step_fn(model, torch.optim.Adam(model.parameters(), lr=1e-4), "ours", kind, x, y, device)
+            fns[(size, kind)] = step_fn(model, make_optimizer(model, "ours", device), loss_fn(model, "ours", kind, x, y),
+                                        device, bf16=bf16_autocast_pays_off(device))
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -196,10 +233,10 @@ def measure_sizes(steps: int, device: torch.device, warmup: int = 2) -> dict:
     for _ in range(steps):
         for v, fn in fns.items():
             _synchronize(device)
-            t = time.perf_counter()
+            t = clock()
             fn()
             _synchronize(device)
-            times[v].append(time.perf_counter() - t)
+            times[v].append(clock() - t)
     return {f"{size}x{size}_{kind}_images_per_s": round(64 / statistics.median(ts), 1)
             for (size, kind), ts in times.items()}
 
@@ -211,24 +248,43 @@ def main(argv=None) -> int:
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when present)")
     parser.add_argument("--sizes", action="store_true", help="images/s of our step at each image size (RGB, batch 64)")
+    parser.add_argument("--fp32-only", action="store_true", help="no bf16 column even where the CPU has bf16")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time each step by the CPU time of its one thread (implies --threads 1): ratios that "
+                             "hold on a machine busy with other jobs, where wall time does not")
     args = parser.parse_args(argv)
+    if args.cpu_time:
+        args.threads = 1
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
+    if args.cpu_time and device.type != "cpu":
+        print("error: --cpu-time measures CPU steps only", file=sys.stderr)
+        return 2
     result = {"threads": torch.get_num_threads(), "torch": torch.__version__, "steps": args.steps,
-              "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
+              "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+              "bf16_hardware": device.type == "cpu" and bf16_autocast_pays_off(device),
+              "clock": "thread CPU time" if args.cpu_time else "wall", "load_average_start": round(os.getloadavg()[0], 2)}
     if args.sizes:
-        figures = measure_sizes(args.steps, device)
+        figures = measure_sizes(args.steps, device, clock=time.thread_time if args.cpu_time else time.perf_counter)
         for key, value in figures.items():
             print(f"sizes   {key:32s} {value}")
         result["sizes"] = figures
+        result["bf16_used"] = bf16_autocast_pays_off(device)
+        result["load_average_end"] = round(os.getloadavg()[0], 2)
         print(json.dumps(result))
         return 0
+    impls = implementations(device, args.fp32_only)
+    result["bf16_used"] = "ours_bf16" in impls
+    print(f"threads {result['threads']}, clock: {result['clock']}, bf16 hardware: "
+          f"{'yes' if result['bf16_hardware'] else 'no'}, bf16 column: {'yes' if result['bf16_used'] else 'no'}; "
+          f"float32 unless marked bf16")
     for setting in args.settings:
-        figures = measure(setting, args.steps, device)
-        for key, value in figures.items():
-            print(f"{setting:7s} {key:32s} {value}")
+        figures = measure(setting, args.steps, device, impls,
+                          clock=time.thread_time if args.cpu_time else time.perf_counter)
+        print_table(setting, figures, impls)
         result[setting] = figures
+    result["load_average_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result))
     return 0
 
