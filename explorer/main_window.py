@@ -405,7 +405,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"CCVAE explorer \u2014 {run_dir} (training)")
         self.recon_warning.hide()
         for view in self.maps.values():
-            view.clear_points("waiting for the first epoch of this run\u2026")
+            view.clear_points("waiting for the first epoch of this run\u2026", title="training")
+        self._set_run_widgets_enabled(False)  # nothing to swap, walk or find until the first epoch is shown
         self._start_live(run_dir, shown=None)
 
     def _start_live(self, run_dir: Path, shown) -> None:
@@ -442,8 +443,13 @@ class MainWindow(QMainWindow):
         self.training_label.setText(status.text() if status is not None else "")
         self.training_label.setVisible(status is not None)
 
+    def _set_run_widgets_enabled(self, enabled: bool) -> None:
+        for widget in (self.tabs, self.side, self.find_bar, self.colour_by, self.unlabelled_by_prediction):
+            widget.setEnabled(enabled)
+
     def _display(self, run: RunData) -> None:
         self._stop_worker()
+        self._set_run_widgets_enabled(True)
         self.unlabelled_by_prediction.blockSignals(True)
         self.unlabelled_by_prediction.setChecked(False)
         self.unlabelled_by_prediction.blockSignals(False)

@@ -162,8 +162,10 @@ class MapView(pg.PlotWidget):
         self.clear_points("computing the 2-D maps\u2026")
         self._build_legend()
 
-    def clear_points(self, message: str) -> None:
+    def clear_points(self, message: str, title: str | None = None) -> None:
         """No points, only ``message`` in the middle (a run opened, or awaited: a run in training)."""
+        if title is not None:
+            self._set_title(title)
         self._tree = None
         self.settle()
         self.scatter.clear()

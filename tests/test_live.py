@@ -92,6 +92,24 @@ def test_a_folder_before_its_first_epoch(tmp_path):
     assert model.training.text().startswith("training: waiting for the first epoch")
 
 
+def test_maps_started_from_a_layout():
+    """core.projection's init: deterministic for the same latents, seed and init; such maps carry no cache key."""
+    from core.projection import compute_maps, fit_map, maps_cache_key
+
+    rng = np.random.default_rng(0)
+    z_c, z_s = rng.normal(size=(120, 4)).astype(np.float32), rng.normal(size=(120, 3)).astype(np.float32)
+    fresh = compute_maps(z_c, z_s, seed=1)
+    assert fresh.key == maps_cache_key(z_c, z_s, 1)
+    moved = z_c + 0.05 * rng.normal(size=z_c.shape).astype(np.float32)
+    warm = compute_maps(moved, z_s, seed=1, init=fresh, epochs=30)
+    again = compute_maps(moved, z_s, seed=1, init=fresh, epochs=30)
+    assert warm.key == "" and not warm.provisional
+    np.testing.assert_array_equal(warm.zc, again.zc)
+    assert _moved(warm.zc, fresh.zc) < _moved(compute_maps(moved, z_s, seed=2).zc, fresh.zc)
+    with pytest.raises(ValueError, match="init must be"):
+        fit_map(z_c, init=np.zeros((3, 2)))
+
+
 # ---------------------------------------------------------------------------------------------- a real run
 def _config(epochs: int) -> RunConfig:
     return RunConfig(train=TrainConfig(epochs=epochs, map_points=MAP_POINTS, make_maps=False, make_figures=False,
@@ -253,13 +271,17 @@ def test_window_watches_train_cli_train_a_run(qtbot, tmp_path):
         win.watch(run)
         if before_first:
             assert win.training_label.text().startswith("training: waiting for the first epoch")
-            assert win.maps["zc"].message.isVisible()
+            assert win.maps["zc"].message.isVisible() and win.model.run is None
+            assert not win.tabs.isEnabled()  # nothing to swap before there is a model
         shown = []  # (epoch, z_c map drawn) each time UMAP maps were drawn
+        zoom = []   # the style map's range, set by hand after the first epoch
 
         def on_maps() -> None:
             if not win.model.maps.provisional:
                 view = win.maps["zc"]
                 shown.append((win.model.training.epoch, np.c_[view.scatter.data["x"], view.scatter.data["y"]]))
+                if zoom:  # a later epoch keeps the view the user chose
+                    np.testing.assert_allclose(win.maps["style"].view.viewRange(), zoom[0])
 
         win.qt_model.mapsReady.connect(on_maps)
         # Each new model.pt pauses the trainer (SIGSTOP) until the window shows it: on a loaded machine the
@@ -268,6 +290,12 @@ def test_window_watches_train_cli_train_a_run(qtbot, tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             qtbot.wait(50)
+            if shown and not zoom:  # the user zooms in on the style map after the first epoch
+                style = win.maps["style"]
+                style.view.setRange(xRange=(1, 2), yRange=(1, 2), padding=0)
+                style._on_user_range()  # what a wheel or drag on it reports
+                qtbot.wait(100)
+                zoom.append(style.view.viewRange())
             now = stamp(run / "model.pt")
             if now != newest and train.poll() is None:
                 newest = now
@@ -289,7 +317,8 @@ def test_window_watches_train_cli_train_a_run(qtbot, tmp_path):
             assert not np.allclose(before, after)  # and the points moved
         text = win.training_label.text()
         assert f"epoch {EPOCHS} / {EPOCHS}" in text and "val accuracy" in text and win.training_label.isVisible()
-        assert len(win.model.run.latents) == 400 and win.is_ready
+        assert len(win.model.run.latents) == 400 and win.is_ready and win.tabs.isEnabled()
+        np.testing.assert_allclose(win.maps["style"].view.viewRange(), zoom[0])
         # the explorer wrote nothing into the folder: exactly what train_cli.py --no-maps writes (no maps.npz, no
         # temporary files), and nothing changes while the window keeps watching the finished run
         before = _files(run)
