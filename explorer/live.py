@@ -65,8 +65,18 @@ def look(run_dir: str | os.PathLike) -> Folder:
 
 
 def is_training_folder(run_dir: str | os.PathLike) -> bool:
-    """A run folder without its points yet: the explorer watches it rather than refusing it."""
-    return look(run_dir).in_training
+    """A run folder without its points yet, whose config.json reads: the explorer watches it rather than refusing
+    it (a folder whose config.json is broken keeps its one-line refusal)."""
+    from core.checkpoint import load_config
+    from core.errors import CCVAEError
+
+    if not look(run_dir).in_training:
+        return False
+    try:
+        load_config(run_dir)
+    except CCVAEError:
+        return False
+    return True
 
 
 class Watcher:

@@ -4,7 +4,9 @@ What it holds: the loaded run and its maps, the selection (A, B, the point under
 hidden, the current latent and what moved it (``Current``), the intervention on A (``Intervention``), the
 interpolation from A to B (``Interpolation``) and the latent walk (``Walk``); the lasso/rectangle selection
 (``selected``, many points, apart from A and B), what colours the maps (``ColourMode``), the filter, and your own
-images (``AddedImage``: appended to the run's points, so A, B, swaps and paths treat them like any point).
+images (``AddedImage``: appended to the run's points, so A, B, swaps and paths treat them like any point); for a
+run being trained, its training status (``training``, set by ``explorer.live.LiveSession``), and ``apply_epoch``
+moves the same points to a newer model's latents and maps, keeping what the user chose.
 
 Every derived value is computed here, from the model, and dropped the moment what it depends on changes:
 - an intervention belongs to A (and to B for a transfer): choosing another A, another B for a transfer, clearing B

@@ -84,6 +84,10 @@ def test_a_folder_before_its_first_epoch(tmp_path):
     ckpt.save_config(tmp_path, RunConfig())  # what train_cli.py writes before the first epoch starts
     folder = look(tmp_path)
     assert folder.in_training and folder.model is None and not folder.finished
+    (tmp_path / "config.json").write_text("{not json")
+    assert not is_training_folder(tmp_path)  # a broken config.json is refused as before, not watched
+    ckpt.save_config(tmp_path, RunConfig())
+    assert is_training_folder(tmp_path)
     model = ExplorerModel()
     jobs = []
     session = LiveSession(tmp_path, model, lambda job, init: jobs.append(job))
