@@ -37,6 +37,10 @@ ShouldStop = Callable[[], bool]
 # (Exact instead of NN-descent neighbours changed how a map is computed, not what it is: a UMAP map of these
 # latents with these settings. Caches made before, like the embedded run's, stay valid.)
 CACHE_FORMAT = "ccvae-maps-v1;umap n_neighbors=15 min_dist=0.1"
+# Maps of more than SPECTRAL_LANDMARKS points start from the spectral layout of landmarks (see _initial_layout),
+# so the same latents and seed give another map than before: their key also holds this, and older caches of such
+# maps are recomputed. Maps of fewer points are computed as before and keep their key.
+LANDMARKS_FORMAT = ";v2 init=spectral layout of {} landmarks"
 
 # umap-learn's own UMAP class (the fallback) and cuML run parallel numba or GPU code that is not safe for
 # concurrent callers from several Python threads: those fits take this lock. Our serial kernels need none.
@@ -204,6 +208,10 @@ def exact_neighbours(latents: np.ndarray, k: int, workers: int = 1) -> tuple[np.
     return np.ascontiguousarray(idx, dtype=np.int32), np.ascontiguousarray(dist, dtype=np.float32)
 
 
+# Above this many points the spectral initialisation is computed on this many landmarks (see _initial_layout).
+SPECTRAL_LANDMARKS = 10_000
+
+
 def default_epochs(n: int) -> int:
     """umap-learn's default number of optimisation epochs for N points."""
     return 500 if n <= 10_000 else 200
@@ -231,11 +239,42 @@ def _fuzzy_graph(kern: _UmapKernels, knn_idx: np.ndarray, knn_dist: np.ndarray, 
     return graph
 
 
-def _fit_umap_kernels(kern: _UmapKernels, latents: np.ndarray, seed: int, n_neighbors: int, min_dist: float,
-                      progress: Progress | None, should_stop: ShouldStop | None, workers: int = 1,
+def _prune(graph, n_epochs: int) -> None:
+    """Drop the edges too weak to be sampled even once in ``n_epochs`` (umap-learn does the same), in place."""
+    graph.data[graph.data < graph.data.max() / float(n_epochs)] = 0.0
+    graph.eliminate_zeros()
+
+
+def _initial_layout(kern: _UmapKernels, latents: np.ndarray, graph, n_neighbors: int,
+                    random_state: np.random.RandomState) -> np.ndarray:
+    """[N, 2] starting layout: umap-learn's spectral layout of the fuzzy graph; above ``SPECTRAL_LANDMARKS``
+    points, the spectral layout of that many seeded landmarks, every point placed at the mean of its 3 nearest.
+
+    Why landmarks: the spectral layout solves an eigenproblem of the whole graph (ARPACK, smallest eigenvalues of
+    the Laplacian), which at 70,000 points took as long as the 200 optimisation epochs (Fashion-MNIST latents,
+    10-D: 9-20 s), while 10,000 landmarks take about a second. The starting layout only has to put the graph's
+    islands in roughly the right places; the epochs then arrange every point. Measured with bench/map_time.py's
+    neighbour share (each point's 15 nearest latents kept on the map) the final maps are as good as from the
+    full spectral layout (see the README's table).
+    """
+    n = len(latents)
+    if n <= SPECTRAL_LANDMARKS:
+        return kern.spectral(latents, graph, 2, random_state)
+    pick = np.sort(random_state.choice(n, SPECTRAL_LANDMARKS, replace=False))
+    landmarks = latents[pick]
+    idx, dist = exact_neighbours(landmarks, n_neighbors)
+    landmark_graph = _fuzzy_graph(kern, idx, dist, n_neighbors)
+    _prune(landmark_graph, default_epochs(SPECTRAL_LANDMARKS))
+    layout = kern.spectral(landmarks, landmark_graph, 2, random_state)
+    _, nearest = cKDTree(landmarks).query(latents, k=3)
+    return layout[nearest].mean(axis=1)
+
+
+def _fit_umap_kernels(kern: _UmapKernels, latents: np.ndarray, knn: tuple[np.ndarray, np.ndarray], seed: int,
+                      n_neighbors: int, min_dist: float, progress: Progress | None, should_stop: ShouldStop | None,
                       init: np.ndarray | None = None, epochs: int | None = None) -> np.ndarray:
-    """[N, D] -> [N, 2] float32: umap-learn's fit (spectral init, or ``init`` [N, 2], then its SGD epochs) on exact
-    neighbours, seeded.
+    """[N, D] -> [N, 2] float32: umap-learn's fit (spectral init, or ``init`` [N, 2], then its SGD epochs) on the
+    exact neighbours ``knn`` (``exact_neighbours(latents, n_neighbors)``), seeded.
 
     Mirrors ``umap.umap_.simplicial_set_embedding`` for a Euclidean input and output without densMAP: same
     graph pruning, epochs per sample, initial scaling, learning-rate schedule and negative sampling.
@@ -243,18 +282,15 @@ def _fit_umap_kernels(kern: _UmapKernels, latents: np.ndarray, seed: int, n_neig
     u = kern.umap_
     n = len(latents)
     random_state = np.random.RandomState(seed)
-    _report(progress, "nearest neighbours", 0.02)
-    knn_idx, knn_dist = exact_neighbours(latents, n_neighbors, workers)
-    _check_stop(should_stop)
+    knn_idx, knn_dist = knn
     _report(progress, "neighbour graph", 0.08)
     graph = _fuzzy_graph(kern, knn_idx, knn_dist, n_neighbors)
     n_epochs = int(epochs) if epochs is not None else default_epochs(n)
-    graph.data[graph.data < graph.data.max() / float(n_epochs)] = 0.0
-    graph.eliminate_zeros()
+    _prune(graph, n_epochs)
     _check_stop(should_stop)
     if init is None:
         _report(progress, "spectral initialisation", 0.12)
-        embedding = kern.spectral(latents, graph, 2, random_state)
+        embedding = _initial_layout(kern, latents, graph, n_neighbors, random_state)
         embedding = u.noisy_scale_coords(embedding, random_state, max_coord=10, noise=0.0001)
     else:  # as umap-learn takes an init array: used as it is, then scaled to [0, 10] like a spectral one
         embedding = np.array(init, dtype=np.float64)
@@ -270,6 +306,7 @@ def _fit_umap_kernels(kern: _UmapKernels, latents: np.ndarray, seed: int, n_neig
         embedding[:, 0].astype(np.float64).view(np.int64).reshape(-1, 1)
     zeros = np.zeros(1, dtype=np.float32)
     alpha = 1.0
+    _report(progress, f"optimising, epoch 0/{n_epochs}", 0.15)
     for epoch in range(n_epochs):
         _check_stop(should_stop)
         kern.epoch(embedding, embedding, head, tail, n, epochs_per_sample, a, b, rng_per_sample, 1.0, 2, True, alpha,
@@ -316,11 +353,16 @@ def fit_map(latents: np.ndarray, *, seed: int = 0, n_neighbors: int = 15, min_di
         if out is not None:
             _report(progress, "done", 1.0)
             return out
-    _report(progress, "loading umap-learn", 0.0)
+    # The neighbour search comes first: it releases the GIL, so it runs while another thread imports umap-learn
+    # (seconds warm, about 15 s of numba compiling the first time after install).
+    _report(progress, "nearest neighbours", 0.0)
+    knn = exact_neighbours(latents, n_neighbors, workers)
+    _check_stop(should_stop)
+    _report(progress, "loading umap-learn", 0.06)
     kern = _umap_kernels()
     _check_stop(should_stop)
     if kern is not None:  # serial, GIL-free kernels: several fits may run at once
-        out = _fit_umap_kernels(kern, latents, seed, n_neighbors, min_dist, progress, should_stop, workers, init,
+        out = _fit_umap_kernels(kern, latents, knn, seed, n_neighbors, min_dist, progress, should_stop, init,
                                 epochs)
     else:
         import umap
@@ -361,9 +403,12 @@ def provisional_maps(z_c: np.ndarray, z_style: np.ndarray) -> LatentMaps:
 
 
 def maps_cache_key(z_c: np.ndarray, z_style: np.ndarray, seed: int) -> str:
-    """sha256 hex digest of the format version, seed, and both arrays' dtype, shape and bytes."""
+    """sha256 hex digest of the format version (with the landmarks' count for maps that use them), seed, and both
+    arrays' dtype, shape and bytes."""
     h = hashlib.sha256()
     h.update(CACHE_FORMAT.encode())
+    if len(z_c) > SPECTRAL_LANDMARKS:
+        h.update(LANDMARKS_FORMAT.format(SPECTRAL_LANDMARKS).encode())
     h.update(f";seed={int(seed)}".encode())
     for name, arr in (("zc", z_c), ("style", z_style)):
         arr = np.ascontiguousarray(arr)
@@ -394,8 +439,9 @@ def compute_maps(z_c: np.ndarray, z_style: np.ndarray, *, seed: int = 0, progres
     ``init``: earlier maps of the same points to start from (``fit_map``'s ``init``); the maps returned then carry
     no cache key (""), since they are not the maps of these latents and seed alone. ``epochs``: ``fit_map``'s.
 
-    With two cores or more the two fits run at once, one per thread (each fit is serial; umap-learn's kernels are
-    compiled GIL-free). ``progress`` then hears both, serialised, from either thread; its fraction is the mean of
+    With two cores or more the two fits run at once, one per thread (each fit is serial; the neighbour search and
+    umap-learn's kernels, compiled GIL-free, let both threads run), while a third thread imports umap-learn.
+    ``progress`` then hears both, serialised, from either thread; its fraction is the mean of
     the two fits'. Each map depends only on its own latents and the seed, so running them at once changes nothing.
     """
     if len(z_c) != len(z_style):
@@ -425,6 +471,9 @@ def compute_maps(z_c: np.ndarray, z_style: np.ndarray, *, seed: int = 0, progres
     def stop() -> bool:
         return failed.is_set() or (should_stop is not None and should_stop())
 
+    # umap-learn's import holds the GIL (numba loading, or the first time compiling, pynndescent's functions):
+    # start it now, so that it runs while both fits search their neighbours, which release the GIL.
+    threading.Thread(target=_umap_kernels, name="load umap-learn", daemon=True).start()
     results: dict[str, np.ndarray] = {}
     errors: list[BaseException] = []
 
