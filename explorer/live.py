@@ -99,8 +99,10 @@ class Watcher:
         self.busy = new
         return new
 
-    def done(self, job: Stamp) -> None:
-        self.shown, self.busy = job, None
+    def done(self, job: Stamp, read: Stamp | None = None) -> None:
+        """The job ended with its points shown; ``read``: the model.pt it actually read (a newer one than the job
+        was started for, when training saved another in between), so that one is not encoded again."""
+        self.shown, self.busy = read or job, None
 
     def failed(self, job: Stamp) -> None:
         self.bad, self.busy = job, None
@@ -244,7 +246,7 @@ class LiveSession:
         points = self._points.pop(job, None)
         if not self._is_current(job) or points is None:
             return
-        self.watcher.done(job)
+        self.watcher.done(job, points.stamp)
         self._set_epoch(points)  # first, so whoever sees the new maps reads their epoch
         if self.model.engine is points.engine:  # the first epoch, shown on its PCA map: now its UMAP map
             self.model.set_maps(maps)
@@ -260,7 +262,7 @@ class LiveSession:
         if points is not None:
             from core.projection import provisional_maps
 
-            self.watcher.done(job)
+            self.watcher.done(job, points.stamp)
             self._set_epoch(points, problem=f"maps of epoch {points.epoch}: {message}; showing a PCA map")
             if self.model.engine is not points.engine:
                 maps = provisional_maps(points.latents.z_c, points.latents.z_style)

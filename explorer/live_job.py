@@ -35,6 +35,7 @@ class EpochPoints:
     state: dict              # the model's state dict as numpy arrays
     latents: object          # core.latents.Latents
     swap_choice: object      # core.swap_choice.SwapChoice: which swap lands more often on this model
+    stamp: object = None     # explorer.live.Stamp of the model.pt read (None: it was replaced while being read)
     engine: object = None    # core.inference.Engine, built on the receiving side (``build_engine``)
 
 
@@ -48,16 +49,18 @@ def encode_epoch(run_dir, data_cache: dict, device: str = "cpu") -> EpochPoints:
     from core.latents import encode_points
     from core.swap_choice import self_read
 
-    from explorer.live import epoch_facts
+    from explorer.live import epoch_facts, stamp
 
     run_dir = Path(run_dir)
+    before = stamp(run_dir / ckpt.MODEL_FILE)  # the job reads the newest file, maybe newer than the one it was for
     model, cfg, info = ckpt.load_run_epoch(run_dir, device)
+    read = before if stamp(run_dir / ckpt.MODEL_FILE) == before else None
     latents = encode_points(model, run_data(cfg, data_cache), cfg.train.map_points, torch.device(device))
     epoch, accuracy = epoch_facts(run_dir, info)
     state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     # the swap panel's default reads it; computed here, it costs the window nothing (seed 0: the explorer's own)
     choice = self_read(Engine(model, cfg, run_dir), latents.z_c, latents.z_style)
-    return EpochPoints(epoch, accuracy, cfg.to_json(), state, latents, choice)
+    return EpochPoints(epoch, accuracy, cfg.to_json(), state, latents, choice, read)
 
 
 def run_data(cfg, data_cache: dict):

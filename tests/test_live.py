@@ -52,6 +52,8 @@ def test_watcher_runs_one_job_at_a_time_for_the_newest_model():
     w.failed(_s(4))
     assert w.poll(_folder(_s(4))) is None                 # a model.pt that could not be used is not tried again
     assert w.poll(_folder(_s(5))) == _s(5)                # the next epoch is
+    w.done(_s(5), read=_s(6))                             # the job found epoch 6 already saved, and showed it
+    assert w.poll(_folder(_s(6))) is None
 
 
 def test_watcher_of_a_finished_run_waits_for_a_later_model():
