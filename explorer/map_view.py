@@ -35,7 +35,8 @@ class Veil(pg.UIGraphicsItem):
         p.fillRect(self.boundingRect(), QColor(255, 255, 255, 175))
 # Maps with at least this many points draw a numpy-splatted image of them (PreviewScatter) while the view pans or
 # zooms, and the exact scatter again once the range has rested SETTLE_MS: re-drawing 70,000 symbols per zoom step
-# took ~60 ms, the image a few. Smaller maps always draw the exact scatter (it is fast enough there).
+# took ~60 ms, the image a few. Smaller maps always draw the exact scatter (it is fast enough there). Splatted
+# layers (the preview, a selection) shift their last image while the view pans and are splatted anew at rest.
 PREVIEW_MIN_POINTS = 20_000
 SETTLE_MS = 150
 
@@ -51,6 +52,10 @@ class OverlayScatter(pg.ScatterPlotItem):
     def clear(self):
         self.prepareGeometryChange()
         super().clear()
+
+    def paint(self, p, *args):
+        if len(self.data):  # an empty overlay skips pyqtgraph's set-up, which every pan or zoom step would pay
+            super().paint(p, *args)
 
 
 class MapView(pg.PlotWidget):
@@ -108,8 +113,8 @@ class MapView(pg.PlotWidget):
         self.region_item = pg.PlotDataItem(pen=pg.mkPen("#202020", width=1.5, style=Qt.PenStyle.DashLine))
         self.region_item.setZValue(30)
         self._region: list = []  # the lasso's points (view coordinates) while it is drawn
-        self.added_item = pg.ScatterPlotItem(size=22, symbol="star", pen=pg.mkPen("#000000", width=1.2),
-                                             brush=pg.mkBrush("#e7298a"))  # your own images (yellow: interventions)
+        self.added_item = OverlayScatter(size=22, symbol="star", pen=pg.mkPen("#000000", width=1.2),
+                                         brush=pg.mkBrush("#e7298a"))  # your own images (yellow: interventions)
         self.added_labels: list[pg.TextItem] = []
         self.colour_bar = pg.GradientLegend((14, 120), (-12, 12))
         self.colour_bar.hide()
@@ -349,23 +354,41 @@ class MapView(pg.PlotWidget):
             self.settle()
 
     def _on_range_changed(self, *_) -> None:
-        if self._quiet_range or not self.uses_preview:
+        # Apply the new range to the items now: pyqtgraph defers it to the start of the next paint, where moving
+        # the items dirties them again and Qt paints the view a second time (twice the work per pan or zoom step).
+        self.view.prepareForPaint()
+        if self._quiet_range:  # set by code: drawn exactly at once
+            self._draw_splats_afresh()
             return
-        if not self.preview.isVisible():
+        if self.uses_preview and not self.preview.isVisible():
             self.scatter.hide()
             self.preview.show()
-        self._settle_timer.start()  # (re)start: the exact scatter returns SETTLE_MS after the last change
+        self._settle_timer.start()  # (re)start: the exact picture returns SETTLE_MS after the last change
+
+    def _draw_splats_afresh(self) -> None:
+        """Layers that reuse their last picture, shifted by whole pixels, while the view pans draw anew: the
+        splatted ones, and the scatter, whose device cache Qt shifts when the view only moves."""
+        for item in (self.preview, self.selected_item, self.selected_points):
+            item.draw_afresh()
+        self.scatter.update()  # (invalidates the cache)
 
     @property
     def previewing(self) -> bool:
         return self.preview.isVisible()
 
+    @property
+    def at_rest(self) -> bool:
+        """The view rested since it last moved: the map shows its exact picture."""
+        return not self._settle_timer.isActive() and not self.previewing
+
     def settle(self) -> None:
-        """Show the exact scatter now (the view rested, or a picture is about to be taken)."""
+        """Show the exact picture now (the view rested, or a picture is about to be taken): the exact scatter
+        instead of the preview, and the selection splatted for this very range."""
         self._settle_timer.stop()
         if self.preview.isVisible():
             self.preview.hide()
             self.scatter.show()
+        self._draw_splats_afresh()
 
     def _build_legend(self) -> None:
         self.legend.clear()

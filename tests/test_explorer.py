@@ -16,7 +16,7 @@ from PIL import Image
 from PyQt6.QtCore import QPointF, Qt
 
 from explorer.main_window import MainWindow
-from explorer_windows import open_window
+from explorer_windows import open_window, settle_layout
 from explorer.model import Origin
 from explorer.rundata import RunData
 from explorer.workers import MapWorker
@@ -479,6 +479,70 @@ def test_large_maps_zoom_on_a_splatted_preview_and_rest_on_the_exact_scatter(win
 
     grab_widget(window, tmp_path / "shot.png")  # pictures are taken of the exact scatter
     assert not view.previewing
+
+
+def _dress(win) -> None:
+    """The same state in any window: A and B, a selection of every third point, a filter dimming most points."""
+    m = win.model
+    m.select_a(5)
+    m.select_b(7)
+    m.set_selected(np.arange(0, len(m.run.latents), 3))
+    m.set_filter(1)
+
+
+def _within_a_pixel(a: np.ndarray, b: np.ndarray) -> bool:
+    """Every clearly drawn pixel of picture ``a`` has a drawn pixel of picture ``b`` within one pixel (faint
+    pixels are left out: where points pile up, one a pixel off changes how saturated its neighbours are)."""
+    clear, drawn = np.abs(a - 255).sum(axis=2) > 120, np.abs(b - 255).sum(axis=2) > 30
+    near = np.zeros_like(drawn)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            near |= np.roll(np.roll(drawn, dy, axis=0), dx, axis=1)
+    return clear.any() and not (clear & ~near).any()
+
+
+@pytest.mark.parametrize("large", [True, False], ids=["previewed", "exact"])
+def test_the_map_at_rest_after_pan_and_zoom_equals_a_fresh_full_redraw(large, window, qtbot, runs):
+    """Whatever stands in for the points while the view moves (the splatted preview on large maps, splatted
+    layers shifted by whole pixels during a pan) never stays on screen: once the view rests, the map's pixels are
+    those of a new window that was never panned, drawn at the same range, selection and filter included."""
+    view, vb = window.maps["zc"], window.maps["zc"].view
+    _dress(window)
+    if large:
+        view.preview_min_points = 0  # treat this map as a large one
+    (x0, x1), (y0, y1) = vb.viewRange()
+    for k in range(5):  # pans by fractions of a pixel and more, painting each step
+        vb.translateBy(x=(0.0123 + 0.031 * k) * (x1 - x0), y=-0.0071 * (y1 - y0))
+        view.viewport().repaint()  # painted now, as on screen (the scene is drawn on the viewport)
+    assert view.previewing == large and not view.at_rest
+    if large:  # the preview's canvas was shifted, not splatted anew: the same points, none more than a pixel off
+        shifted = _map_pixels(view)
+        view._draw_splats_afresh()
+        afresh = _map_pixels(view)
+        assert _within_a_pixel(shifted, afresh) and _within_a_pixel(afresh, shifted)
+    for k in range(4):  # wheel-like zoom steps
+        vb.scaleBy((0.93, 0.93) if k % 2 == 0 else (1 / 0.91, 1 / 0.91))
+        view.viewport().repaint()
+    for step in (0.0037, 0.0041):  # the first pan step after a zoom splats anew, the second shifts that canvas
+        vb.translateBy(x=step * (x1 - x0), y=0.0029 * (y1 - y0))
+        view.viewport().repaint()
+    qtbot.waitUntil(lambda: view.at_rest, timeout=3000)
+    assert view.scatter.isVisible()
+    shown = _map_pixels(view)
+
+    fresh = open_window(qtbot, RunData.open(runs["mapped"]), (1600, 1000))
+    _dress(fresh)
+    reference = fresh.maps["zc"]
+    (x0, x1), (y0, y1) = vb.viewRange()
+    for _ in range(2):  # the axes take the width of the new tick labels, then the range is set once more
+        reference._set_range_quietly(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        settle_layout(qtbot, fresh)
+    assert np.allclose(reference.view.viewRange(), vb.viewRange(), rtol=0, atol=1e-9 * (x1 - x0))
+    reference.viewport().repaint()
+    expected = _map_pixels(reference)
+    assert shown.shape == expected.shape
+    differ = np.abs(shown - expected).sum(axis=2) > 0
+    assert not differ.any(), f"{int(differ.sum())} pixels differ from a fresh redraw at rest"
 
 
 def test_status_bar_names_the_fix_when_reconstructions_are_no_better_than_the_mean_image(qtbot, runs, tmp_path):
