@@ -73,6 +73,9 @@ class MapView(pg.PlotWidget):
         for axis in ("left", "bottom"):
             plot.getAxis(axis).setPen("#b0b0b0")
             plot.getAxis(axis).setTextPen("#808080")
+        for axis in ("left", "bottom", "top", "right"):  # (top and right are hidden, but follow the range too)
+            # no axis has a label to put an SI prefix in; left on, every pan or zoom step re-set its label's HTML
+            plot.getAxis(axis).enableAutoSIPrefix(False)
         self.view = plot.getViewBox()
         self.view.setAspectLocked(True)
 

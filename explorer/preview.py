@@ -107,8 +107,12 @@ class PreviewScatter(pg.GraphicsObject):
         piles = table.shape[1] // len(self._brushes)
         # device pixel of each point (QTransform: x' = m11 x + m21 y + dx, y' = m12 x + m22 y + dy), top-left of
         # its stamp rounded the way the scatter's pixmap fragments land
-        px = (transform.m11() * self._x + transform.m21() * self._y + transform.m31()) * dpr
-        py = (transform.m12() * self._x + transform.m22() * self._y + transform.m32()) * dpr
+        if transform.m21() == 0 and transform.m12() == 0:  # the map's own transform: no rotation or shear
+            px = (transform.m11() * dpr) * self._x + transform.m31() * dpr
+            py = (transform.m22() * dpr) * self._y + transform.m32() * dpr
+        else:
+            px = (transform.m11() * self._x + transform.m21() * self._y + transform.m31()) * dpr
+            py = (transform.m12() * self._x + transform.m22() * self._y + transform.m32()) * dpr
         span = int(np.ceil(max(dx.max(), dy.max()) - min(dx.min(), dy.min()))) + 2
         inside = (px > -span) & (px < width + span) & (py > -span) & (py < height + span)
         pad = 2 * span  # room for every stamp pixel of the points kept above
