@@ -119,6 +119,7 @@ def _quiet_offscreen_warnings() -> None:
 
 
 def _error(message: str) -> int:
+    """One ``error: ...`` line on stderr; the exit status of a run refused for bad input."""
     print(f"error: {message}", file=sys.stderr)
     return 2
 
@@ -242,13 +243,19 @@ def main(argv=None) -> int:
         app.processEvents()
     QTimer.singleShot(0, lambda: None)
     app.processEvents()
+    return finish_headless(window, args.screenshot)
+
+
+def finish_headless(window, screenshot: str | None) -> int:
+    """End a headless run: write ``screenshot`` (or print how long the window took to be ready), close the window,
+    return the exit status. The run explorer and the study comparison both end here."""
     status = 0
-    if args.screenshot:
+    if screenshot:
         from explorer.export import grab_widget
 
         try:
-            grab_widget(window, args.screenshot)
-            print(f"wrote {args.screenshot}")
+            grab_widget(window, screenshot)
+            print(f"wrote {screenshot}")
         except OSError as e:
             status = _error(str(e))
     else:

@@ -17,8 +17,8 @@ from pathlib import Path
 from PyQt6.QtCore import QThread, pyqtSignal
 
 from explorer.live_job import build_engine, serve
+from explorer.workers import POLL_S, end_child
 
-_POLL_S = 0.05
 
 
 class LiveWorker(QThread):
@@ -60,20 +60,12 @@ class LiveWorker(QThread):
         self.wait()
         process, self._process = self._process, None
         if process is not None:
-            if process.is_alive():
-                process.terminate()
-                process.join(2.0)
-                if process.is_alive():
-                    process.kill()
-                    process.join(1.0)
-            for q in (self._inbox, self._outbox):
-                q.cancel_join_thread()
-                q.close()
+            end_child(process, self._inbox, self._outbox)
 
     def run(self) -> None:
         while not self._stop:
             try:
-                kind, job, payload = self._outbox.get(timeout=_POLL_S)
+                kind, job, payload = self._outbox.get(timeout=POLL_S)
             except queue_module.Empty:
                 if self._process is not None and not self._process.is_alive() and not self._stop:
                     self.failed.emit(self._job, f"the live worker stopped unexpectedly "

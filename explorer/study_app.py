@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import sys
 
-
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+from explorer.app import _error
 
 
 def _find_point(model, text: str) -> str | None:
@@ -32,7 +29,7 @@ def study_main(args) -> int:
 
     from core.study.folder import StudyFolder
     from core.study.grid import StudyError
-    from explorer.app import _quiet_offscreen_warnings
+    from explorer.app import _quiet_offscreen_warnings, finish_headless
 
     headless = bool(args.screenshot or args.exit_when_ready)
     unsupported = [name for name, value in (("--select", args.select), ("--colour-by", args.colour_by),
@@ -80,20 +77,4 @@ def study_main(args) -> int:
             return _error(problem)
     for _ in range(3):
         app.processEvents()
-    status = 0
-    if args.screenshot:
-        from explorer.export import grab_widget
-
-        try:
-            grab_widget(window, args.screenshot)
-            print(f"wrote {args.screenshot}")
-        except OSError as e:
-            status = _error(str(e))
-    else:
-        import time
-
-        from explorer.app import _T0
-
-        print(f"ready {time.perf_counter() - _T0:.2f}", flush=True)
-    window.close()
-    return status
+    return finish_headless(window, args.screenshot)

@@ -18,8 +18,8 @@ from PyQt6.QtCore import QThread, pyqtSignal
 from core.projection import LatentMaps
 
 from explorer.map_job import run_job
+from explorer.workers import POLL_S, end_child
 
-_POLL_S = 0.05
 
 
 class _Tagged:
@@ -62,20 +62,13 @@ class StudyMapWorker(QThread):
         try:
             self._relay(process, queue)
         finally:
-            if process.is_alive():
-                process.terminate()
-                process.join(2.0)
-                if process.is_alive():
-                    process.kill()
-                    process.join(1.0)
-            queue.cancel_join_thread()
-            queue.close()
+            end_child(process, queue)
 
     def _relay(self, process, queue) -> None:
         waiting = {i for i, *_ in self._jobs}
         while waiting and not self._stop:
             try:
-                message = queue.get(timeout=_POLL_S)
+                message = queue.get(timeout=POLL_S)
             except queue_module.Empty:
                 if not process.is_alive() and queue.empty():
                     reason = f"the map worker stopped unexpectedly (exit code {process.exitcode})"

@@ -17,7 +17,20 @@ from core.projection import LatentMaps
 
 from explorer.map_job import run_job
 
-_POLL_S = 0.05
+POLL_S = 0.05  # how long a relay thread waits on its queue before checking for a stop
+
+
+def end_child(process, *queues) -> None:
+    """Stop a worker's child process (politely, then for good) and release its queues without blocking."""
+    if process is not None and process.is_alive():
+        process.terminate()
+        process.join(2.0)
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
+    for q in queues:
+        q.cancel_join_thread()
+        q.close()
 
 
 class MapWorker(QThread):
@@ -44,14 +57,7 @@ class MapWorker(QThread):
         try:
             self._relay(process, queue)
         finally:
-            if process.is_alive():
-                process.terminate()
-                process.join(2.0)
-                if process.is_alive():
-                    process.kill()
-                    process.join(1.0)
-            queue.cancel_join_thread()
-            queue.close()
+            end_child(process, queue)
 
     def _relay(self, process, queue) -> None:
         while True:
@@ -59,7 +65,7 @@ class MapWorker(QThread):
                 self.cancelled.emit()
                 return
             try:
-                message = queue.get(timeout=_POLL_S)
+                message = queue.get(timeout=POLL_S)
             except queue_module.Empty:
                 if not process.is_alive() and queue.empty():
                     self.failed.emit(f"the map worker stopped unexpectedly (exit code {process.exitcode})")
