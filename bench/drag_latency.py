@@ -185,8 +185,8 @@ def main(argv=None) -> int:
                    help="also time pan, zoom and hover on a map of this many points (0: skip)")
     p.add_argument("--large-spread", type=float, default=0.005,
                    help="how far the large map's extra points scatter around their neighbours, as a share of the "
-                        "map's extent: the default keeps the real islands; 0.03 covers about three times as many "
-                        "pixels, a harder case for drawing")
+                        "map's extent: the default keeps the real islands; 0.03 covers about 1.7 times as many "
+                        "pixels (46,000 against 27,800 on a 700x800 map), a harder case for drawing")
     args = p.parse_args(argv)
 
     from PyQt6.QtWidgets import QApplication
