@@ -100,7 +100,13 @@ def build_engine(points: EpochPoints, run_dir):
     config = RunConfig.from_json(points.config)
     model = build_model(config)
     model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in points.state.items()})
-    return Engine(model.eval(), config, Path(run_dir))
+    engine = Engine(model.eval(), config, Path(run_dir))
+    # A new model's first decode pays torch's one-time setup of its layers (~15 ms): paid here, on the relay
+    # thread, rather than by the window's first display (it decodes point A at once).
+    engine.decode(np.asarray(points.latents.z_c[:1], dtype=np.float32),
+                  np.asarray(points.latents.z_style[:1], dtype=np.float32))
+    engine.classify(np.asarray(points.latents.z_c[:1], dtype=np.float32))
+    return engine
 
 
 def fit_maps(points: EpochPoints, init, progress=None):

@@ -84,6 +84,11 @@ class MainWindow(QMainWindow):
         self.live_timer = QTimer(self)
         self.live_timer.setInterval(POLL_MS)
         self.live_timer.timeout.connect(self._tick_live)
+        self._held_maps: list = []  # map views drawing a run's first display on later turns (_display_in_turns)
+        self._map_turns = QTimer(self)
+        self._map_turns.setSingleShot(True)
+        self._map_turns.setInterval(1)
+        self._map_turns.timeout.connect(self._release_next_map)
         self.study_windows: list = []  # studies opened with File > Open (explorer.study_window)
 
         self.run_label = QLabel()
@@ -412,7 +417,7 @@ class MainWindow(QMainWindow):
     def _start_live(self, run_dir: Path, shown) -> None:
         worker = LiveWorker(run_dir, self)
         try:
-            session = LiveSession(run_dir, self.model, worker.submit, show_run=self._display, shown=shown)
+            session = LiveSession(run_dir, self.model, worker.submit, show_run=self._display_in_turns, shown=shown)
         except CCVAEError as e:  # config.json unreadable: no watching, the run shown stays
             self.report_error(str(e))
             return
@@ -432,6 +437,7 @@ class MainWindow(QMainWindow):
 
     def _stop_live(self) -> None:
         self.live_timer.stop()
+        self._release_maps_now()
         if self.live_worker is not None:
             self.live_worker.stop()
             self.live_worker.deleteLater()
@@ -447,7 +453,12 @@ class MainWindow(QMainWindow):
         for widget in (self.tabs, self.side, self.find_bar, self.colour_by, self.unlabelled_by_prediction):
             widget.setEnabled(enabled)
 
-    def _display(self, run: RunData) -> None:
+    def _display(self, run: RunData, held: list | None = None) -> None:
+        """Show ``run``; the map views in ``held`` draw it on later event-loop turns (``_display_in_turns``)."""
+        self._release_maps_now()
+        for view in held or ():
+            view.hold()
+        self._held_maps = list(held or ())
         self._stop_worker()
         self._set_run_widgets_enabled(True)
         self.unlabelled_by_prediction.blockSignals(True)
@@ -467,6 +478,27 @@ class MainWindow(QMainWindow):
         self.colour_by.addItems([text for _, _, text in self.model.colour_options()])
         self.colour_by.blockSignals(False)
         self.model.report(f"opened {run.run_dir}")
+        if self._held_maps:
+            self._map_turns.start()
+
+    def _display_in_turns(self, run: RunData) -> None:
+        """``_display`` for a watched run's first epoch, over three event-loop turns so the window never stalls
+        (in one go it took ~100 ms plus its paint): the panels, point A and the status now, the z_c map on the
+        next turn, the style map on the one after; each map says it awaits the epoch until it draws."""
+        self._display(run, held=list(self.maps.values()))
+
+    def _release_next_map(self) -> None:
+        """One held map draws the model as it is now; the next one on a later turn (a timer, not a posted call:
+        Qt runs every posted call and paint before any timer, which would join the turns into one stall)."""
+        if self._held_maps:
+            self._held_maps.pop(0).release()
+        if self._held_maps:
+            self._map_turns.start()
+
+    def _release_maps_now(self) -> None:
+        self._map_turns.stop()
+        while self._held_maps:
+            self._held_maps.pop(0).release()
 
     @property
     def is_ready(self) -> bool:

@@ -148,16 +148,18 @@ class MapView(pg.PlotWidget):
         self.legend.sigSampleClicked.connect(self._on_legend_clicked)
         self.handle.sigPositionChangeFinished.connect(lambda _: self.model.end_drag())
 
-        qt_model.runLoaded.connect(self._on_run_loaded)
-        qt_model.mapsReady.connect(self._on_maps_ready)
-        qt_model.colouringChanged.connect(self._recolour)
-        qt_model.hoverChanged.connect(self._on_hover_changed)
-        qt_model.selectionChanged.connect(self._draw_selection)
-        qt_model.currentChanged.connect(self._on_current_changed)
-        qt_model.interventionChanged.connect(self._draw_intervention)
-        qt_model.interpolationChanged.connect(self._draw_path)
-        qt_model.selectedChanged.connect(self._on_selected_changed)
-        qt_model.pointsAdded.connect(self._on_points_added)
+        # the model's news, unless the view is held (``hold``): it then draws the model as it is on ``release``
+        self._held = False
+        for signal, slot in ((qt_model.runLoaded, self._on_run_loaded), (qt_model.mapsReady, self._on_maps_ready),
+                             (qt_model.colouringChanged, self._recolour),
+                             (qt_model.hoverChanged, self._on_hover_changed),
+                             (qt_model.selectionChanged, self._draw_selection),
+                             (qt_model.currentChanged, self._on_current_changed),
+                             (qt_model.interventionChanged, self._draw_intervention),
+                             (qt_model.interpolationChanged, self._draw_path),
+                             (qt_model.selectedChanged, self._on_selected_changed),
+                             (qt_model.pointsAdded, self._on_points_added)):
+            signal.connect(lambda *args, slot=slot: None if self._held else slot(*args))
         qt_model.centreRequested.connect(self._centre_on)
         self._pan_drag = self.view.mouseDragEvent  # a left drag pans, lassos or draws a rectangle (model.tool)
         self.view.mouseDragEvent = self._on_view_drag
@@ -165,6 +167,22 @@ class MapView(pg.PlotWidget):
     # ------------------------------------------------------------------ data
     def points(self) -> np.ndarray:
         return self.model.map_points(self.name)
+
+    def hold(self) -> None:
+        """Ignore the model's news until ``release``: a run's first display can draw this map one event-loop
+        turn after the other (5,000 points take ~25 ms to set up per map; both at once stalled the window)."""
+        self._held = True
+
+    def release(self) -> None:
+        """Draw the model as it is now (its run, maps, colours, selection, current latent) and follow it again."""
+        if not self._held:
+            return
+        self._held = False
+        if self.model.run is None:
+            return
+        self._on_run_loaded()
+        if self.model.maps is not None:
+            self._on_maps_ready()
 
     def _on_run_loaded(self) -> None:
         self.clear_points("computing the 2-D maps\u2026")
