@@ -196,6 +196,8 @@ class CellView(QFrame):
             column = QVBoxLayout()
             column.setSpacing(0)
             self.map_titles[name] = _small_label()
+            # a long title (a provisional map's) gives way: it must never widen the cell past the window
+            self.map_titles[name].setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.maps[name] = CellMap(self.window, self.index, name)
             column.addWidget(self.map_titles[name])
             column.addWidget(self.maps[name], 1)
@@ -227,10 +229,12 @@ class CellView(QFrame):
         state = self.model.cells[self.index]
         if not state.ok:
             return
-        method = "UMAP" if state.has_final_maps else ("PCA (UMAP failed)" if state.maps_problem
-                                                      else "PCA, UMAP on its way")
+        method, why = (("UMAP", "") if state.has_final_maps else
+                       ("PCA (UMAP failed)", f"UMAP failed: {state.maps_problem}") if state.maps_problem else
+                       ("PCA for now", "a PCA of the latents, until the UMAP map is fitted"))
         for name, title in (("zc", "z_c"), ("style", "style")):
             self.map_titles[name].setText(f"{title} \u00b7 {method}")
+            self.map_titles[name].setToolTip(why)
             self.maps[name].draw_points()
 
     def show_marks(self) -> None:

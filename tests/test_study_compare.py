@@ -255,6 +255,28 @@ def test_window_shows_a_broken_cell(broken, cache, qtbot):
     win.close()
 
 
+def test_a_long_map_title_never_widens_the_grid(study, cache, qtbot):
+    """While UMAP is fitted the titles are longer ("PCA for now"); on a real 1280x720 screen the old, longer text
+    pushed the ten-cell grid past the window into a horizontal scroll. A title gives way, whatever its length."""
+    from explorer.study_window import StudyWindow
+
+    win = StudyWindow()
+    qtbot.addWidget(win)
+    win.resize(560, 700)
+    win.open_folder(StudyFolder.open(study))
+    win.show()
+    with qtbot.waitSignal(win.ready, timeout=60000):
+        pass
+    qtbot.wait(50)
+    assert win.grid_area.horizontalScrollBar().maximum() == 0
+    for view in win.cell_views:
+        for title in view.map_titles.values():
+            title.setText("z_c \u00b7 a provisional map's long title, much wider than its map")
+    qtbot.wait(50)
+    assert win.grid_area.horizontalScrollBar().maximum() == 0
+    win.close()
+
+
 # ---------------------------------------------------------------------------------------------------- headless
 def explorer_command(*args, cache_dir):
     env = dict(os.environ, PYTHONPATH=str(ROOT), CCVAE_CACHE_DIR=str(cache_dir))
