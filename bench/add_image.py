@@ -11,6 +11,8 @@ Readable lines first; the LAST line is one JSON object. Goal: p95 <= 200 ms.
 """
 from __future__ import annotations
 
+import scratch_settings  # noqa: F401  (first: the explorer windows below must not overwrite the user's settings)
+
 import argparse
 import json
 import os

@@ -20,6 +20,8 @@ in the large section, p95 <= 16 ms for each of pan, zoom, hover and drag at 70,0
 """
 from __future__ import annotations
 
+import scratch_settings  # noqa: F401  (first: the explorer windows below must not overwrite the user's settings)
+
 import argparse
 import json
 import os

@@ -15,6 +15,8 @@ Usage:  .venv/bin/python bench/live_watch.py [--epochs 6] [--limit-train 1000] [
 """
 from __future__ import annotations
 
+import scratch_settings  # noqa: F401  (first: the explorer windows below must not overwrite the user's settings)
+
 import argparse
 import json
 import os

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
                              QFormLayout, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
@@ -53,6 +53,7 @@ SHORTCUTS = (("Click a point", "choose A (the current latent jumps to it)"),
              ("Ctrl+O, Ctrl+E, Ctrl+Q", "open a run, export a screenshot, quit"),
              ("F1", "this list"))
 DEFAULT_SIZE = (1600, 1000)
+WINDOW_FRAME_PX = 40  # title bar and borders a window manager adds around the window
 SIDE_WIDTH = 320
 
 
@@ -309,10 +310,11 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         s = self._settings()
-        geometry = s.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+        geometry, size = s.value("window/geometry"), s.value("window/size")
+        fits = isinstance(size, QSize) and self._fits_screen(size.width(), size.height())
+        if fits and isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        else:
+        else:  # nothing saved, or saved on a larger screen: Qt would shrink it to 2/3 of this one; fill it instead
             self.resize(*self.default_size())
         for key, split in (("split/maps", self.map_split), ("split/vertical", self.v_split),
                            ("split/side", self.h_split)):
@@ -324,20 +326,31 @@ class MainWindow(QMainWindow):
     def save_settings(self) -> None:
         s = self._settings()
         s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/size", self.size())
         s.setValue("split/maps", self.map_split.saveState())
         s.setValue("split/vertical", self.v_split.saveState())
         s.setValue("split/side", self.h_split.saveState())
         s.setValue("view/legends", self.legends_action.isChecked())
         s.sync()
 
-    def default_size(self) -> tuple[int, int]:
-        """DEFAULT_SIZE, shrunk to fit the screen's free area (a laptop at 1280x720 gets all of it)."""
+    def _free_size(self) -> tuple[int, int] | None:
+        """The screen's free area less the title bar and borders a window manager adds (None: no screen)."""
         screen = self.screen() or QApplication.primaryScreen()
         if screen is None:
-            return DEFAULT_SIZE
+            return None
         free = screen.availableGeometry()
-        frame = 40  # title bar and borders the window manager adds
-        return min(DEFAULT_SIZE[0], free.width()), min(DEFAULT_SIZE[1], free.height() - frame)
+        return free.width(), free.height() - WINDOW_FRAME_PX
+
+    def _fits_screen(self, width: int, height: int) -> bool:
+        free = self._free_size()
+        return free is None or (width <= free[0] and height <= free[1])
+
+    def default_size(self) -> tuple[int, int]:
+        """DEFAULT_SIZE, shrunk to fit the screen's free area (a laptop at 1280x720 gets all of it)."""
+        free = self._free_size()
+        if free is None:
+            return DEFAULT_SIZE
+        return min(DEFAULT_SIZE[0], free[0]), min(DEFAULT_SIZE[1], free[1])
 
     @property
     def last_folder(self) -> str:

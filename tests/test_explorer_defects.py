@@ -236,6 +236,25 @@ def test_settings_remember_size_and_splitters(qtbot, run):
     second.close()
 
 
+def test_a_size_saved_on_a_larger_screen_fills_this_one(qtbot, run):
+    """A window last closed on a big monitor, opened on a laptop: Qt's restoreGeometry would shrink it to 2/3 of
+    the screen (853x480 on a 1280x720 laptop, seen on a real X server); it fills the screen's free area instead."""
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.resize(1500, 1000)  # larger than the offscreen screen (800x600)
+    first.show_run(run)
+    first.close()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    second.show_run(run)
+    second.show()
+    qtbot.waitExposed(second)
+    assert (second.width(), second.height()) == second.default_size()
+    free = second.screen().availableGeometry()
+    assert second.default_size() == (free.width(), free.height() - 40)
+    second.close()
+
+
 def test_help_and_about_say_what_they_should(window):
     text = window.shortcuts_text()
     for key in ("Esc", "Space", "Home", "Left / Right", "F1"):
