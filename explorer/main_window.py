@@ -67,6 +67,23 @@ def _scrolling(widget: QWidget) -> QScrollArea:
     return area
 
 
+def free_screen_size(window: QWidget) -> tuple[int, int] | None:
+    """The free area of ``window``'s screen less the title bar and borders a window manager adds (None: no screen)."""
+    screen = window.screen() or QApplication.primaryScreen()
+    if screen is None:
+        return None
+    free = screen.availableGeometry()
+    return free.width(), free.height() - WINDOW_FRAME_PX
+
+
+def default_window_size(window: QWidget) -> tuple[int, int]:
+    """DEFAULT_SIZE, shrunk to fit the screen's free area (a laptop at 1280x720 gets all of it)."""
+    free = free_screen_size(window)
+    if free is None:
+        return DEFAULT_SIZE
+    return min(DEFAULT_SIZE[0], free[0]), min(DEFAULT_SIZE[1], free[1])
+
+
 class MainWindow(QMainWindow):
     ready = pyqtSignal()  # the run is loaded and both maps are drawn
 
@@ -333,24 +350,12 @@ class MainWindow(QMainWindow):
         s.setValue("view/legends", self.legends_action.isChecked())
         s.sync()
 
-    def _free_size(self) -> tuple[int, int] | None:
-        """The screen's free area less the title bar and borders a window manager adds (None: no screen)."""
-        screen = self.screen() or QApplication.primaryScreen()
-        if screen is None:
-            return None
-        free = screen.availableGeometry()
-        return free.width(), free.height() - WINDOW_FRAME_PX
-
     def _fits_screen(self, width: int, height: int) -> bool:
-        free = self._free_size()
+        free = free_screen_size(self)
         return free is None or (width <= free[0] and height <= free[1])
 
     def default_size(self) -> tuple[int, int]:
-        """DEFAULT_SIZE, shrunk to fit the screen's free area (a laptop at 1280x720 gets all of it)."""
-        free = self._free_size()
-        if free is None:
-            return DEFAULT_SIZE
-        return min(DEFAULT_SIZE[0], free[0]), min(DEFAULT_SIZE[1], free[1])
+        return default_window_size(self)
 
     @property
     def last_folder(self) -> str:

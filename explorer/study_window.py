@@ -398,10 +398,10 @@ class StudyWindow(QMainWindow):
         self.target.currentIndexChanged.connect(self._on_target)
 
     def default_size(self) -> tuple[int, int]:
-        """The explorer's default size, shrunk to the screen's free area (main_window.MainWindow.default_size)."""
-        from explorer.main_window import MainWindow
+        """The explorer's default size, shrunk to the screen's free area (main_window.default_window_size)."""
+        from explorer.main_window import default_window_size
 
-        return MainWindow.default_size(self)
+        return default_window_size(self)
 
     # ------------------------------------------------------------------ opening
     def open_folder(self, folder: StudyFolder) -> None:
