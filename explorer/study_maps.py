@@ -8,7 +8,6 @@ user's cache folder, never the study (``explorer.study_model``). ``cancel()`` ki
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import queue as queue_module
 import weakref
 
@@ -18,7 +17,7 @@ from PyQt6.QtCore import QThread, pyqtSignal
 from core.projection import LatentMaps
 
 from explorer.map_job import run_job
-from explorer.workers import POLL_S, end_child
+from explorer.workers import POLL_S, run_in_child
 
 
 
@@ -55,14 +54,7 @@ class StudyMapWorker(QThread):
         self._stop = True
 
     def run(self) -> None:
-        ctx = mp.get_context("spawn")  # a fresh interpreter: no Qt, no torch threads inherited
-        queue = ctx.Queue()
-        process = ctx.Process(target=run_cell_jobs, args=(self._jobs, queue), daemon=True)
-        process.start()
-        try:
-            self._relay(process, queue)
-        finally:
-            end_child(process, queue)
+        run_in_child(run_cell_jobs, (self._jobs,), self._relay)
 
     def _relay(self, process, queue) -> None:
         waiting = {i for i, *_ in self._jobs}

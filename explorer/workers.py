@@ -20,6 +20,19 @@ from explorer.map_job import run_job
 POLL_S = 0.05  # how long a relay thread waits on its queue before checking for a stop
 
 
+def run_in_child(target, args: tuple, relay) -> None:
+    """Run ``target(*args, queue)`` in a fresh child process while ``relay(process, queue)`` passes its messages on
+    in this thread; the child is ended however the relay stops."""
+    ctx = mp.get_context("spawn")  # a fresh interpreter: no Qt, no torch threads inherited
+    queue = ctx.Queue()
+    process = ctx.Process(target=target, args=(*args, queue), daemon=True)
+    process.start()
+    try:
+        relay(process, queue)
+    finally:
+        end_child(process, queue)
+
+
 def end_child(process, *queues) -> None:
     """Stop a worker's child process (politely, then for good) and release its queues without blocking."""
     if process is not None and process.is_alive():
@@ -50,14 +63,7 @@ class MapWorker(QThread):
         self._stop = True
 
     def run(self) -> None:
-        ctx = mp.get_context("spawn")  # a fresh interpreter: no Qt, no torch threads inherited
-        queue = ctx.Queue()
-        process = ctx.Process(target=run_job, args=(*self._args, queue), daemon=True)
-        process.start()
-        try:
-            self._relay(process, queue)
-        finally:
-            end_child(process, queue)
+        run_in_child(run_job, self._args, self._relay)
 
     def _relay(self, process, queue) -> None:
         while True:
