@@ -5,7 +5,8 @@
 then a linear layer; the decoder mirrors it.
 32x32 and 128x128 follow the authors' pattern: stride-2 convs halve the side down to 4x4 (one conv fewer at 32,
 one more at 128, widening to 256), then the same 4x4 conv to 256 and linear layer.
-The conv layers are core.fast_layers': torch's layers, computed faster on the CPU.
+The conv layers are core.fast_layers': torch's layers, computed faster on the CPU; each applies the ReLU after
+it, whose place a ReLUInConv keeps so that module indices (checkpoint names) stay as they were.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.fast_layers import Conv2d, ConvTranspose2d
+from core.fast_layers import Conv2d, ConvTranspose2d, ReLUInConv
 
 DEFAULT_CHANNELS = {28: (32, 64), 32: (32, 64, 128), 64: (32, 32, 64, 128), 128: (32, 32, 64, 128, 256)}
 IMAGE_SIZES = tuple(sorted(DEFAULT_CHANNELS))
@@ -33,10 +34,10 @@ class Encoder(nn.Module):
         c_in, size, _ = image_shape
         layers: list[nn.Module] = []
         for c_out in channels:
-            layers += [Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU(inplace=True)]
+            layers += [Conv2d(c_in, c_out, 4, stride=2, padding=1, relu=True), ReLUInConv()]
             c_in, size = c_out, size // 2
         if size == 4:  # the authors' 64x64 network ends with a 4x4 conv down to one 256-channel pixel
-            layers += [Conv2d(c_in, 256, 4), nn.ReLU(inplace=True), nn.Flatten()]
+            layers += [Conv2d(c_in, 256, 4, relu=True), ReLUInConv(), nn.Flatten()]
         else:
             layers += [nn.Flatten(), nn.Linear(c_in * size * size, 256), nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*layers)
@@ -66,15 +67,16 @@ class Decoder(nn.Module):
         if size == 4:
             self.stem = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(inplace=True),
                                       nn.Unflatten(1, (256, 1, 1)),
-                                      ConvTranspose2d(256, widths[0], 4), nn.ReLU(inplace=True))
+                                      ConvTranspose2d(256, widths[0], 4, relu=True), ReLUInConv())
         else:
             self.stem = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(inplace=True),
                                       nn.Linear(256, widths[0] * size * size), nn.ReLU(inplace=True),
                                       nn.Unflatten(1, (widths[0], size, size)))
         layers: list[nn.Module] = []
-        for c_in, c_out in zip(widths, widths[1:] + [c_out_final]):
-            layers += [ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU(inplace=True)]
-        layers.pop()  # no activation after the last layer: the likelihood decides how outputs are read
+        for c_in, c_out in zip(widths, widths[1:]):
+            layers += [ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, relu=True), ReLUInConv()]
+        # no activation after the last layer: the likelihood decides how outputs are read
+        layers.append(ConvTranspose2d(widths[-1], c_out_final, 4, stride=2, padding=1))
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
