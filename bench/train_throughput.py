@@ -18,7 +18,7 @@ the CPU has bf16 (``bf16_hardware``) and whether a bf16 column was measured, and
 
     python bench/train_throughput.py [--steps 20] [--threads 0] [--settings mnist celeba] [--fp32-only] [--device cpu|cuda]
     python bench/train_throughput.py --cpu-time   # one thread, timed by its CPU time: for a machine shared with others
-    ONEDNN_MAX_CPU_ISA=AVX2 python bench/train_throughput.py   # as on a CPU with AVX2 and no bf16 (oneDNN's kernels)
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python bench/train_throughput.py   # as on a CPU with AVX2, no bf16
     python bench/train_throughput.py --sizes [--steps 10]   # the project's step at each image size instead
 
 The last line printed is JSON.
@@ -257,7 +257,11 @@ def main(argv=None) -> int:
         args.threads = 1
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    try:
+        device = pick_device(args.device)
+    except (ValueError, RuntimeError) as err:  # no GPU for --device cuda, or a device name torch does not know
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.cpu_time and device.type != "cpu":
         print("error: --cpu-time measures CPU steps only", file=sys.stderr)
         return 2

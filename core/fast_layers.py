@@ -17,8 +17,8 @@ Measured at the CelebA setting (batch 200, 64x64x3, one thread, CPU time per cal
   ReLU's place, so module indices and checkpoint names stay as they were). The ReLU's backward then masks the
   incoming gradient in place instead of writing a new 26 MB tensor at 32x32x32 (batch 200), and the 32->32
   transposed conv runs with oneDNN's fused ReLU: 11.4 ms against 14.7 ms for the conv and a separate ReLU pass.
-  Measured in the whole unlabelled step (two threads, glibc's default allocator): 205 -> 183 ms, most of it from
-  fewer fresh 26 MB buffers to fault in.
+  Measured in the whole unlabelled step (two threads, glibc's default allocator, in one run with the reference):
+  200 -> 170 ms, much of it from fewer fresh 26 MB buffers to fault in.
 """
 from __future__ import annotations
 
