@@ -89,6 +89,9 @@ class ImagePanel(QWidget):
 
     def _show_current(self) -> None:
         m, c = self.model, self.model.current
+        if m.run is None:  # no run (one in training, before its first epoch): no labels to draw bars for
+            for bars in (self.decoded_probs, self.point_probs):
+                bars.configure([], [], True)
         if c is None:
             self.decoded.set_image(None)
             self.decoded_probs.set_values([])

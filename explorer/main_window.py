@@ -423,13 +423,14 @@ class MainWindow(QMainWindow):
         self._stop_worker()
         self._stop_live()
         run_dir = Path(run_dir)
-        self.model.run = self.model.maps = None  # nothing of another run stays: the views clear below
+        self.model.unload()  # nothing of another run stays: panels show no A, B or result; the maps clear below
         self.run_label.setText(f"{run_dir.name}  \u00b7  training")
         self.setWindowTitle(f"CCVAE explorer \u2014 {run_dir} (training)")
         self.recon_warning.hide()
         for view in self.maps.values():
             view.clear_points("waiting for the first epoch of this run\u2026", title="training")
         self._set_run_widgets_enabled(False)  # nothing to swap, walk or find until the first epoch is shown
+        self.model.report(f"watching {run_dir}")
         self._start_live(run_dir, shown=None)
 
     def _start_live(self, run_dir: Path, shown) -> None:

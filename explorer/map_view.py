@@ -148,7 +148,8 @@ class MapView(pg.PlotWidget):
         self.legend.sigSampleClicked.connect(self._on_legend_clicked)
         self.handle.sigPositionChangeFinished.connect(lambda _: self.model.end_drag())
 
-        # the model's news, unless the view is held (``hold``): it then draws the model as it is on ``release``
+        # the model's news, unless the view is held (``hold``): it then draws the model as it is on ``release``;
+        # with no run (a run in training before its first epoch) there is nothing to draw: clear_points shows that
         self._held = False
         for signal, slot in ((qt_model.runLoaded, self._on_run_loaded), (qt_model.mapsReady, self._on_maps_ready),
                              (qt_model.colouringChanged, self._recolour),
@@ -159,7 +160,7 @@ class MapView(pg.PlotWidget):
                              (qt_model.interpolationChanged, self._draw_path),
                              (qt_model.selectedChanged, self._on_selected_changed),
                              (qt_model.pointsAdded, self._on_points_added)):
-            signal.connect(lambda *args, slot=slot: None if self._held else slot(*args))
+            signal.connect(lambda *args, slot=slot: None if self._held or self.model.run is None else slot(*args))
         qt_model.centreRequested.connect(self._centre_on)
         self._pan_drag = self.view.mouseDragEvent  # a left drag pans, lassos or draws a rectangle (model.tool)
         self.view.mouseDragEvent = self._on_view_drag
@@ -193,6 +194,7 @@ class MapView(pg.PlotWidget):
         if title is not None:
             self._set_title(title)
         self._tree = None
+        self._build_legend()
         self.settle()
         self.scatter.clear()
         self.preview.clear()
@@ -414,7 +416,9 @@ class MapView(pg.PlotWidget):
     def _build_legend(self) -> None:
         self.legend.clear()
         self._legend_samples = []
-        if self.model.run is None:
+        if self.model.run is None:  # no run: no groups (and no empty legend box over the message)
+            self.legend.hide()
+            self.colour_bar.hide()
             return
         if self.model.continuous:  # a colour bar instead of 16 steps named by their ranges
             self.legend.hide()

@@ -289,6 +289,23 @@ class ExplorerModel:
         self.set_maps(run.maps if run.maps is not None else provisional_maps(run.latents.z_c, run.latents.z_style))
         self.select_a(0)
 
+    def unload(self) -> None:
+        """No run shown (a run being watched before its first epoch): A, B, the current latent, the intervention,
+        the path, the walk, the selection and added images all go, and every view is told, so that no panel goes
+        on describing the run that was shown before."""
+        self.run = None
+        self.maps, self.inverse, self.forward = None, {}, {}
+        self.hover, self.a, self.b = NONE, NONE, NONE
+        self.selected = np.zeros(0, dtype=np.int64)
+        self.current = self.intervention = self.interpolation = self.walk = None
+        self.added, self._added_pixels, self._neighbour_trees = [], [], None
+        self.frame, self.playing = 0, False
+        self._class_stats, self._swap_choice = None, None
+        self.events.hover.emit(NONE)
+        for event in (self.events.selected, self.events.selection, self.events.current, self.events.intervention,
+                      self.events.interpolation, self.events.walk, self.events.playing):
+            event.emit()
+
     def set_maps(self, maps: LatentMaps) -> None:
         self._install_maps(maps)
         self._announce_maps()

@@ -114,8 +114,9 @@ class SwapPanel(QWidget):
     def _render(self) -> None:
         """Draw A, B and the intervention exactly as the model has them now."""
         m, r = self.model, self.model.intervention
-        if m.run is None:
-            return
+        if m.run is None:  # no run (one in training, before its first epoch): no classes to swap to or score
+            self.target.clear()
+            self.probs.configure([], [], True)
         self.transfer_button.setEnabled(m.a >= 0 and m.b >= 0)
         self.swap_button.setEnabled(m.a >= 0)
         if m.a >= 0:

@@ -324,6 +324,9 @@ def test_window_watches_train_cli_train_a_run(qtbot, tmp_path):
         text = win.training_label.text()
         assert f"epoch {EPOCHS} / {EPOCHS}" in text and "val accuracy" in text and win.training_label.isVisible()
         assert len(win.model.run.latents) == 400 and win.is_ready and win.tabs.isEnabled()
+        # what the wait cleared came back with the first epoch: the classes in the legends, bars and swap targets
+        assert all(view.legend.isVisible() for view in win.maps.values())
+        assert win.swap_panel.target.count() == 10 and len(win.image_panel.decoded_probs.names) == 10
         np.testing.assert_allclose(win.maps["style"].view.viewRange(), zoom[0])
         # the explorer wrote nothing into the folder: exactly what train_cli.py --no-maps writes (no maps.npz, no
         # temporary files), and nothing changes while the window keeps watching the finished run
@@ -340,3 +343,39 @@ def test_window_watches_train_cli_train_a_run(qtbot, tmp_path):
         if win is not None:
             win.close()
     assert not any(w.isRunning() for w in list(LiveWorker.live))
+
+
+def test_watching_a_new_run_leaves_nothing_of_the_run_shown(qtbot, tmp_path):
+    """File > Open of a run in training while another run is shown: until its first epoch no panel goes on
+    describing the old run's A, B, swap, path or neighbours (the panels are disabled, but a person still reads
+    them)."""
+    from core.inference import DEFAULT_RUN
+    from explorer.rundata import RunData
+    from tests.explorer_windows import open_window
+
+    win = open_window(qtbot, RunData.open(DEFAULT_RUN), (1280, 800))
+    m = win.model
+    m.select_a(3)
+    m.select_b(7)
+    m.swap(int(np.argmax(m.current.probs) + 1) % m.label_spec.size)
+    m.ensure_interpolation()
+    image, swap, animation = win.image_panel, win.swap_panel, win.animation_panel
+    win.tabs.setCurrentWidget(win.neighbours_panel.parentWidget().parentWidget())
+    win.neighbours_panel.refresh()
+    assert image.a_caption.text().startswith("<b>A #3</b>") and image.b_caption.text().startswith("<b>B #7</b>")
+    assert swap.result.array is not None and "Neighbours of A #3" in win.neighbours_panel.title.text()
+    ckpt.save_config(tmp_path, RunConfig())  # what train_cli.py writes before its first epoch
+    win.watch(tmp_path)
+    qtbot.wait(50)
+    assert m.run is None and m.a < 0 and m.b < 0 and m.current is None and m.intervention is None
+    assert image.a_caption.text() == "<b>A</b>: none" and image.b_caption.text().startswith("<b>B</b>: none")
+    assert image.a_image.array is None and image.b_image.array is None and image.decoded.array is None
+    assert image.decoded_caption.text() == "" and image.point_image.array is None
+    assert swap.original.array is None and swap.other.array is None and swap.result.array is None
+    assert swap.original_box.caption.text() == "A: none" and "none yet" in swap.result_box.caption.text()
+    assert animation.preview.array is None and animation.info.text().startswith("Click a point for A")
+    assert win.neighbours_panel.title.text() == ""
+    assert all(view.array is None for views in win.neighbours_panel.strips.values() for view in views)
+    assert win.selection_label.text() == "no A \u00b7 no B"
+    assert image.decoded_probs.names == [] and swap.probs.names == [] and swap.target.count() == 0
+    assert not any(view.legend.isVisible() for view in win.maps.values())  # the old run's classes are gone
