@@ -48,6 +48,7 @@ def main(argv=None) -> int:
     from PyQt6.QtCore import Qt, QTimer
     from PyQt6.QtWidgets import QApplication
 
+    from explorer.app import keep_gc_pauses_short
     from explorer.live import look
     from explorer.main_window import MainWindow
 
@@ -62,6 +63,7 @@ def main(argv=None) -> int:
     width, height = (int(v) for v in args.size.split("x"))
     window.resize(width, height)
     window.show()
+    keep_gc_pauses_short()  # as python -m explorer does once its window is up
     train = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

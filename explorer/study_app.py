@@ -29,7 +29,7 @@ def study_main(args) -> int:
 
     from core.study.folder import StudyFolder
     from core.study.grid import StudyError
-    from explorer.app import _quiet_offscreen_warnings, finish_headless
+    from explorer.app import _quiet_offscreen_warnings, finish_headless, keep_gc_pauses_short
 
     headless = bool(args.screenshot or args.exit_when_ready)
     unsupported = [name for name, value in (("--select", args.select), ("--colour-by", args.colour_by),
@@ -53,6 +53,7 @@ def study_main(args) -> int:
     window.resize(*((args.width, args.height) if args.width is not None else window.default_size()))
     window.open_folder(folder)
     window.show()
+    keep_gc_pauses_short()
     if not headless:
         status = app.exec()
         window.close()

@@ -561,3 +561,20 @@ def test_status_bar_names_the_fix_when_reconstructions_are_no_better_than_the_me
     assert "no better than the mean image" in win.recon_warning.text() and "likely fix" in win.recon_warning.text()
     win.show_run(RunData.open(healthy))  # the next run's status replaces it
     assert win.recon_warning.isHidden() and win.recon_warning.text() == ""
+
+
+def test_start_up_objects_are_kept_out_of_the_cyclic_collector(runs, tmp_path):
+    """python -m explorer freezes what start-up made (explorer.app.keep_gc_pauses_short): a full collection over
+    those ~225,000 objects took about 100 ms, a stall in the window thread whenever one fell there."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import gc, sys; from explorer.app import main; rc = main([sys.argv[1], '--exit-when-ready']); "
+            "print('frozen', gc.get_freeze_count()); sys.exit(rc)")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", code, str(runs["mapped"])], cwd=Path(__file__).resolve().parent.parent,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    frozen = int(proc.stdout.split("frozen")[-1])
+    assert frozen > 50_000, proc.stdout
