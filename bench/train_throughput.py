@@ -13,6 +13,10 @@ machine noise hits all alike, for:
 - ``ours_bf16``: the same under bfloat16 autocast, only where the CPU has native bf16 (train_cli.py's default
   there; ``--no-amp`` gives the float32 step).
 
+Both run in this one process with glibc's default allocator, so each step also reuses memory the other's steps
+left mapped; bench/train_alone.py times each alone in a fresh process, and ours as train_cli.py runs it (freed
+memory kept, core.device.keep_freed_memory).
+
 The ratios ``*_speedup_fp32`` and ``*_speedup_bf16`` divide by the reference's images/s. The JSON says whether
 the CPU has bf16 (``bf16_hardware``) and whether a bf16 column was measured, and the load average around the run.
 

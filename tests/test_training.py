@@ -331,3 +331,21 @@ def test_learning_rates_follow_the_heads_scales_and_the_schedule(tmp_path):
     assert groups[1] == {id(p) for p in model.head.classifier.parameters()}
     assert groups[2] == {id(model.head.prior_loc), id(model.head.prior_raw_scale)}
     assert sum(len(g) for g in groups) == len(list(model.parameters()))
+
+
+def test_training_command_keeps_freed_memory_between_steps():
+    """train_cli.py calls core.device.keep_freed_memory: a CelebA-setting float32 step, alone in its process,
+    then faults no fresh pages in; with glibc's default allocator it faulted 40-80 MB a step in (bench/train_alone.py),
+    about 15% of the step."""
+    import platform
+
+    root = Path(__file__).resolve().parent.parent
+    source = (root / "train_cli.py").read_text()
+    assert "keep_freed_memory()" in source.split("def main(")[1]  # the training command asks for it first thing
+    if not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"):
+        pytest.skip("not glibc: the C library keeps its own policy")
+    proc = subprocess.run([sys.executable, str(root / "bench" / "train_alone.py"), "--child", "ours_fp32", "unsup",
+                           "kept", "--steps", "4"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["allocator_kept"] and result["fault_mb"] < 5, result
