@@ -236,9 +236,6 @@ def _print_epoch(record: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from core.device import keep_freed_memory
-
-    keep_freed_memory()  # each training step reuses the memory of the one before (bench/train_alone.py)
     if argv and argv[0] in SUBCOMMANDS:
         import importlib
 

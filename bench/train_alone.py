@@ -5,7 +5,7 @@ the other implementation's steps left mapped. Here every variant runs in a fresh
 training program, with rounds alternating so machine noise hits all alike:
 
 - ``ours_default``: the project's step with glibc's default allocator;
-- ``ours_kept``: the same after ``core.device.keep_freed_memory()``, as ``train_cli.py`` runs it;
+- ``ours_kept``: the same inside ``core.device.freed_memory_kept()``, as the trainer runs its steps on the CPU;
 - ``reference_default``: the authors'-style step (bench/train_throughput.py) with the default allocator.
 
 Each child warms up, times ``--steps`` steps (median, wall clock) and counts the page faults a step takes. One
@@ -35,25 +35,24 @@ def child(setting: str, impl: str, kind: str, allocator: str, steps: int) -> dic
     """Time one variant in this process (a fresh child): median ms per step and MB faulted in per step."""
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
-    from core.device import keep_freed_memory
-
-    kept = keep_freed_memory() if allocator == "kept" else False  # first, before torch allocates anything
     import torch
     import train_throughput as tt
+    from core.device import freed_memory_kept
 
     device = torch.device("cpu")
     x, y = tt.make_batch(setting, torch.Generator().manual_seed(0), device)
     model = tt.make_model(setting, reference=impl == "reference")
     step = tt.step_fn(model, tt.make_optimizer(model, impl, device), tt.loss_fn(model, impl, kind, x, y), device,
                       bf16=False)
-    for _ in range(3):
-        step()
-    faults0, times = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, []
-    for _ in range(steps):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / steps
+    with freed_memory_kept(allocator == "kept") as kept:  # as core.trainer runs an epoch's steps on the CPU
+        for _ in range(3):
+            step()
+        faults0, times = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, []
+        for _ in range(steps):
+            t = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t)
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / steps
     return {"ms": statistics.median(times) * 1000, "fault_mb": faults * resource.getpagesize() / 1e6,
             "allocator_kept": kept, "threads": torch.get_num_threads()}
 

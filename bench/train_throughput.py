@@ -14,8 +14,8 @@ machine noise hits all alike, for:
   there; ``--no-amp`` gives the float32 step).
 
 Both run in this one process with glibc's default allocator, so each step also reuses memory the other's steps
-left mapped; bench/train_alone.py times each alone in a fresh process, and ours as train_cli.py runs it (freed
-memory kept, core.device.keep_freed_memory).
+left mapped; bench/train_alone.py times each alone in a fresh process, and ours as the trainer runs it (freed
+memory kept, core.device.freed_memory_kept).
 
 The ratios ``*_speedup_fp32`` and ``*_speedup_bf16`` divide by the reference's images/s. The JSON says whether
 the CPU has bf16 (``bf16_hardware``) and whether a bf16 column was measured, and the load average around the run.

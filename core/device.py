@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+from contextlib import contextmanager
 
 import torch
 
@@ -11,28 +12,46 @@ import torch
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 # the largest mmap threshold glibc accepts on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX): larger blocks are always mapped
 _MMAP_THRESHOLD_MAX = 32 * 2**20
-_TRIM_THRESHOLD = 2**30
+_KEPT_TRIM_THRESHOLD = 2**30
+# after training: what glibc's own sliding thresholds reach once blocks of 32 MB have been freed
+_TRIM_THRESHOLD_AFTER = 2 * _MMAP_THRESHOLD_MAX
 
 
-def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed memory for the next training step instead of handing it back to the kernel.
-
-    By default glibc returns the top of its heap once more than about twice the largest freed block is free there,
-    so every CPU training step faults the same pages in again and the kernel zeroes them: 40-80 MB a step at the
-    CelebA setting, about 15% of our unlabelled float32 step run alone (bench/train_alone.py). Blocks up to 32 MB
-    (glibc's limit) then come from the heap, and up to 1 GiB of freed heap is kept. A process-wide setting, made by
-    the training command line; a no-op (False) where the C library is not glibc."""
+def _glibc():
+    """The C library when it is glibc (Linux), else None."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
-        return False
-    if not hasattr(libc, "gnu_get_libc_version"):  # glibc only: musl's mallopt does nothing
-        return False
-    mallopt = libc.mallopt
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+        return None
+    if not hasattr(libc, "gnu_get_libc_version"):  # musl's mallopt does nothing
+        return None
+    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return libc
+
+
+@contextmanager
+def freed_memory_kept(enabled: bool = True):
+    """While inside, glibc's malloc keeps freed memory for the next training step instead of handing it back.
+
+    By default glibc returns the top of its heap once more than about twice the largest freed block is free there,
+    so every CPU training step faults the same pages in again and the kernel zeroes them: 40-80 MB a step at the
+    CelebA setting, about 15% of our float32 step run alone (bench/train_alone.py). Inside, blocks up to 32 MB
+    (glibc's limit) come from the heap and up to 1 GiB of freed heap is kept; on leaving, the heap is trimmed as
+    glibc would and what was kept is handed back, so evaluation and the finish phase do not stack on it. A
+    process-wide setting (the trainer's loop on the CPU); nothing happens where the C library is not glibc."""
+    libc = _glibc() if enabled else None
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
+        libc.mallopt(_M_TRIM_THRESHOLD, _KEPT_TRIM_THRESHOLD)
+    try:
+        yield libc is not None
+    finally:
+        if libc is not None:
+            libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_AFTER)
+            libc.malloc_trim(0)
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -19,7 +19,7 @@ import torch
 from core import checkpoint as ckpt
 from core.config import RunConfig
 from core.data import DataSplits, iterate_batches
-from core.device import bf16_autocast_pays_off
+from core.device import bf16_autocast_pays_off, freed_memory_kept
 from core.distributed import ProcessGroup, all_finite, mean_over_processes
 from core.errors import CCVAEError
 from core.labels import labelled_mask
@@ -303,7 +303,8 @@ class Trainer:
         history = []
         val_idx = np.arange(len(self.splits.val))[: self.cfg.train.eval_limit]
         for epoch in range(self.start_epoch + 1, self.cfg.train.epochs + 1):
-            record = {"epoch": epoch, **self.train_epoch(epoch)}
+            with freed_memory_kept(self.device.type == "cpu"):  # each step reuses the one before's memory
+                record = {"epoch": epoch, **self.train_epoch(epoch)}
             refit = self.cfg.train.prior_refit
             if refit == "epoch" or (refit == "end" and epoch == self.cfg.train.epochs):
                 record.update(self.refit_prior(epoch))

@@ -333,19 +333,34 @@ def test_learning_rates_follow_the_heads_scales_and_the_schedule(tmp_path):
     assert sum(len(g) for g in groups) == len(list(model.parameters()))
 
 
-def test_training_command_keeps_freed_memory_between_steps():
-    """train_cli.py calls core.device.keep_freed_memory: a CelebA-setting float32 step, alone in its process,
-    then faults no fresh pages in; with glibc's default allocator it faulted 40-80 MB a step in (bench/train_alone.py),
-    about 15% of the step."""
+def test_cpu_training_keeps_freed_memory_between_steps_and_hands_it_back():
+    """core.device.freed_memory_kept, around each epoch's steps on the CPU (core.trainer): a CelebA-setting float32
+    step, alone in its process, faults no fresh pages in (with glibc's default allocator: 40-80 MB a step,
+    bench/train_alone.py); on leaving, the kept memory goes back to the kernel."""
     import platform
 
-    root = Path(__file__).resolve().parent.parent
-    source = (root / "train_cli.py").read_text()
-    assert "keep_freed_memory()" in source.split("def main(")[1]  # the training command asks for it first thing
+    assert "freed_memory_kept(self.device.type == \"cpu\")" in (Path(__file__).resolve().parent.parent / "core" /
+                                                                 "trainer.py").read_text()
     if not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"):
         pytest.skip("not glibc: the C library keeps its own policy")
+    root = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, str(root / "bench" / "train_alone.py"), "--child", "ours_fp32", "unsup",
                            "kept", "--steps", "4"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["allocator_kept"] and result["fault_mb"] < 5, result
+    code = """
+import sys, torch
+from core.device import freed_memory_kept
+def rss_mb():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 1e6
+with freed_memory_kept():
+    blocks = [torch.ones(200, 32, 32, 32) for _ in range(8)]  # 210 MB in 26 MB blocks, touched
+    del blocks
+    inside = rss_mb()
+print(inside, rss_mb())
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    inside, after = map(float, proc.stdout.split())
+    assert inside - after > 150, (inside, after)  # kept while inside, handed back on leaving
