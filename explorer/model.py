@@ -269,18 +269,25 @@ class ExplorerModel:
     def label_spec(self):
         return self.run.label_spec
 
+    def _drop_run_state(self) -> None:
+        """Forget what came from the run shown: its maps, A, B, the selection, the current latent, the intervention,
+        the path, the walk and the added images."""
+        self.maps, self.inverse, self.forward = None, {}, {}
+        self.hover, self.a, self.b = NONE, NONE, NONE
+        self.selected = np.zeros(0, dtype=np.int64)
+        self.current = self.intervention = self.interpolation = self.walk = None
+        self._neighbour_trees, self.added, self._added_pixels = None, [], []
+        self.frame, self.playing = 0, False
+        self._class_stats = None
+
     def load(self, run) -> None:
         """Open ``run`` (a RunData): everything derived from the previous run is dropped."""
         self.run = run
-        self.maps, self.inverse, self.forward = None, {}, {}
-        self.hover, self.a, self.b, self.colour_by, self.hidden = NONE, NONE, NONE, 0, frozenset()
+        self._drop_run_state()
+        self.colour_by, self.hidden, self.colour_mode, self.filter = 0, frozenset(), ColourMode.LABEL, None
         self.unlabelled_by_prediction, self._data_problem_told = False, None
-        self.selected, self.colour_mode, self.filter = np.zeros(0, dtype=np.int64), ColourMode.LABEL, None
-        self._neighbour_trees, self.added, self._data_background = None, [], None
-        self._added_pixels, self.maps_follow = [], False
-        self.current = self.intervention = self.interpolation = self.walk = None
-        self.frame, self.playing = 0, False
-        self._class_stats, self._swap_choice = None, getattr(run, "swap_choice", None)
+        self._data_background, self.maps_follow = None, False
+        self._swap_choice = getattr(run, "swap_choice", None)
         self.events.run_loaded.emit()
         self.events.selected.emit()
         for event in (self.events.intervention, self.events.interpolation, self.events.walk, self.events.playing):
@@ -293,14 +300,8 @@ class ExplorerModel:
         """No run shown (a run being watched before its first epoch): A, B, the current latent, the intervention,
         the path, the walk, the selection and added images all go, and every view is told, so that no panel goes
         on describing the run that was shown before."""
-        self.run = None
-        self.maps, self.inverse, self.forward = None, {}, {}
-        self.hover, self.a, self.b = NONE, NONE, NONE
-        self.selected = np.zeros(0, dtype=np.int64)
-        self.current = self.intervention = self.interpolation = self.walk = None
-        self.added, self._added_pixels, self._neighbour_trees = [], [], None
-        self.frame, self.playing = 0, False
-        self._class_stats, self._swap_choice = None, None
+        self.run, self._swap_choice = None, None
+        self._drop_run_state()
         self.events.hover.emit(NONE)
         for event in (self.events.selected, self.events.selection, self.events.current, self.events.intervention,
                       self.events.interpolation, self.events.walk, self.events.playing):
