@@ -5,6 +5,7 @@ import ctypes
 import ctypes.util
 import sys
 from contextlib import contextmanager
+from functools import lru_cache
 
 import torch
 
@@ -17,8 +18,9 @@ _KEPT_TRIM_THRESHOLD = 2**30
 _TRIM_THRESHOLD_AFTER = 2 * _MMAP_THRESHOLD_MAX
 
 
+@lru_cache(maxsize=1)
 def _glibc():
-    """The C library when it is glibc (Linux), else None."""
+    """The C library when it is glibc (Linux), else None (looked up once: the trainer asks every epoch)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
