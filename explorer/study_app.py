@@ -29,7 +29,7 @@ def study_main(args) -> int:
 
     from core.study.folder import StudyFolder
     from core.study.grid import StudyError
-    from explorer.app import _quiet_offscreen_warnings, finish_headless, keep_gc_pauses_short
+    from explorer.app import _quiet_offscreen_warnings, dispose, finish_headless, keep_gc_pauses_short
 
     headless = bool(args.screenshot or args.exit_when_ready)
     unsupported = [name for name, value in (("--select", args.select), ("--colour-by", args.colour_by),
@@ -56,7 +56,7 @@ def study_main(args) -> int:
     keep_gc_pauses_short()
     if not headless:
         status = app.exec()
-        window.close()
+        dispose(window)
         return status
 
     model = window.model
@@ -68,13 +68,13 @@ def study_main(args) -> int:
         problems = model.problems + [f"{c.cell.name}: could not compute the maps: {c.maps_problem}"
                                      for c in model.cells if c.maps_problem]
         if problems:  # a broken cell is known before any map is fitted
-            window.close()
+            dispose(window)
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             return _error(f"study {folder.path}: {problems[0]}{more}")
     if args.find is not None:
         problem = _find_point(model, args.find)
         if problem:
-            window.close()
+            dispose(window)
             return _error(problem)
     for _ in range(3):
         app.processEvents()
