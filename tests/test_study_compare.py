@@ -154,18 +154,25 @@ def test_binary_study_compares_attribute_flips(tmp_path, cache):
 
 
 # ---------------------------------------------------------------------------------------------------- the window
-def test_window_grid_click_swap_and_open_a_cell(study, cache, qtbot):
-    from explorer.study_maps import StudyMapWorker
+def open_study_window(qtbot, folder, size: tuple[int, int]):
+    """A StudyWindow of ``size`` showing the study in ``folder``, once every cell's maps are drawn."""
     from explorer.study_window import StudyWindow
 
-    before = files_of(study)
     win = StudyWindow()
     qtbot.addWidget(win)
-    win.resize(1280, 720)
-    win.open_folder(StudyFolder.open(study))
+    win.resize(*size)
+    win.open_folder(StudyFolder.open(folder))
     win.show()
     with qtbot.waitSignal(win.ready, timeout=60000):
         pass
+    return win
+
+
+def test_window_grid_click_swap_and_open_a_cell(study, cache, qtbot):
+    from explorer.study_maps import StudyMapWorker
+
+    before = files_of(study)
+    win = open_study_window(qtbot, study, (1280, 720))
     model = win.model
     assert model.ready and all(c.has_final_maps for c in model.cells)
     assert len(list((cache / "maps").glob("*.npz"))) == 4  # the maps went to the user's cache...
@@ -236,15 +243,8 @@ def test_file_open_on_a_study_opens_its_comparison(study, cache, qtbot):
 
 
 def test_window_shows_a_broken_cell(broken, cache, qtbot):
-    from explorer.study_window import StudyWindow
 
-    win = StudyWindow()
-    qtbot.addWidget(win)
-    win.resize(1280, 720)
-    win.open_folder(StudyFolder.open(broken))
-    win.show()
-    with qtbot.waitSignal(win.ready, timeout=60000):
-        pass
+    win = open_study_window(qtbot, broken, (1280, 720))
     view = win.cell_views[1]  # beta1_z6_sup1
     assert view.status.isVisible() and "not trained" in view.status.text() and not view.maps
     assert win.open_cell(1) is None and "cannot open" in win.statusBar().currentMessage()
@@ -258,15 +258,8 @@ def test_window_shows_a_broken_cell(broken, cache, qtbot):
 def test_a_long_map_title_never_widens_the_grid(study, cache, qtbot):
     """While UMAP is fitted the titles are longer ("PCA for now"); on a real 1280x720 screen the old, longer text
     pushed the ten-cell grid past the window into a horizontal scroll. A title gives way, whatever its length."""
-    from explorer.study_window import StudyWindow
 
-    win = StudyWindow()
-    qtbot.addWidget(win)
-    win.resize(560, 700)
-    win.open_folder(StudyFolder.open(study))
-    win.show()
-    with qtbot.waitSignal(win.ready, timeout=60000):
-        pass
+    win = open_study_window(qtbot, study, (560, 700))
     qtbot.wait(50)
     assert win.grid_area.horizontalScrollBar().maximum() == 0
     for view in win.cell_views:
