@@ -345,7 +345,7 @@ def test_cpu_training_keeps_freed_memory_between_steps_and_hands_it_back():
         pytest.skip("not glibc: the C library keeps its own policy")
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, str(root / "bench" / "train_alone.py"), "--child", "ours_fp32", "unsup",
-                           "kept", "--steps", "4"], capture_output=True, text=True, timeout=300)
+                           "kept", "--steps", "12"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["allocator_kept"] and result["fault_mb"] < 5, result
