@@ -1,24 +1,31 @@
 """Training throughput (images per second) of one labelled and one unlabelled step, on this machine.
 
 Two settings: MNIST (28x28 grey, 10 classes, z 16 with z_c 4, batch 64) and the CCVAE authors' CelebA setting
-(64x64 RGB, 18 attributes, z 45, batch 200). Each step is timed, side by side in one process and interleaved so
-machine noise hits all alike, for:
+(64x64 RGB, 18 attributes, z 45, batch 200). Each step is timed side by side in one process, in rounds so machine
+noise hits all alike: every variant runs ``--block`` steps in a row (5), variants alternating, until each has run
+``--steps``; the figure is the median step. The variants:
 
 - ``reference``: the same objective computed the way the authors' PyTorch port (thwjoy/ccvae_pytorch) computes
   it, in float32: torch's own conv layers in the default memory layout, torch.distributions objects (argument
   checks on, as in their code), a second encoder pass for the K = 100 sample q(y|x), the label of the unlabelled
-  step sampled from q(y|z_c), the analytic KL, and torch's default Adam;
+  step sampled from q(y|z_c), the analytic KL, and torch's default Adam. It runs with glibc's default allocator,
+  as their code does;
 - ``ours_fp32``: the project's step as train_cli.py runs it, forced to float32 (core.fast_layers, channels last,
-  the fused likelihood, one encoder pass, the exact sum over labels, fused Adam);
-- ``ours_bf16``: the same under bfloat16 autocast, only where the CPU has native bf16 (train_cli.py's default
-  there; ``--no-amp`` gives the float32 step).
+  the fused likelihood, one encoder pass, the exact sum over labels, fused Adam), and on the CPU with the trainer's
+  allocator policy: each block inside core.device.freed_memory_kept, as the trainer wraps each epoch's steps
+  (glibc keeps freed memory inside and trims it on leaving, so the next block starts from a trimmed heap);
+- ``ours_fp32_default_heap``: the same step with glibc's default allocator, as this bench timed it before: the
+  comparison with the allocator taken out of ours;
+- ``ours_bf16``: the project's step under bfloat16 autocast, as the trainer runs it, only where the CPU has native
+  bf16 (train_cli.py's default there; ``--no-amp`` gives the float32 step).
 
-Both run in this one process with glibc's default allocator, so each step also reuses memory the other's steps
-left mapped; bench/train_alone.py times each alone in a fresh process, and ours as the trainer runs it (freed
-memory kept, core.device.freed_memory_kept).
+Under the default allocator glibc hands freed memory back between steps and each step faults it in again; the JSON
+counts the MB faulted in per step (``*_fault_mb_per_step``). bench/train_alone.py times each variant alone in a
+fresh process instead, where no step reuses pages another implementation left mapped.
 
-The ratios ``*_speedup_fp32`` and ``*_speedup_bf16`` divide by the reference's images/s. The JSON says whether
-the CPU has bf16 (``bf16_hardware``) and whether a bf16 column was measured, and the load average around the run.
+The ratios ``*_speedup_fp32``, ``*_speedup_fp32_default_heap`` and ``*_speedup_bf16`` divide by the reference's
+images/s. The JSON says whether the CPU has bf16 (``bf16_hardware``) and whether a bf16 column was measured, and
+the load average around the run.
 
     python bench/train_throughput.py [--steps 20] [--threads 0] [--settings mnist celeba] [--fp32-only] [--device cpu|cuda]
     python bench/train_throughput.py --cpu-time   # one thread, timed by its CPU time: for a machine shared with others
@@ -33,6 +40,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import sys
 import time
@@ -44,12 +52,14 @@ from torch import distributions as D
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import ModelConfig  # noqa: E402
-from core.device import pick_device, bf16_autocast_pays_off  # noqa: E402
+from core.device import bf16_autocast_pays_off, freed_memory_kept, pick_device  # noqa: E402
 from core.fast_layers import with_torch_layers  # noqa: E402
 from core.labels import BINARY, MULTICLASS, LabelSpec  # noqa: E402
 from core.model import CCVAE  # noqa: E402
 from core.objective import supervised_loss, unsupervised_loss  # noqa: E402
 from core.trainer import adam_options  # noqa: E402
+
+PAGE = resource.getpagesize()
 
 SETTINGS = {
     "mnist": dict(shape=(1, 28, 28), spec=LabelSpec(MULTICLASS, tuple("0123456789")), latent=16, zc=4, batch=64,
@@ -160,6 +170,11 @@ def make_model(setting: str, reference: bool) -> CCVAE:
     return model
 
 
+def _page_faults() -> int:
+    """Pages this process has faulted in so far (each a fresh page the kernel zeroed)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def _synchronize(device: torch.device) -> None:
     """CUDA runs asynchronously: a step's time is only known once the device has finished it."""
     if device.type == "cuda":
@@ -172,44 +187,68 @@ def implementations(device: torch.device, fp32_only: bool) -> tuple[str, ...]:
     return ("reference", "ours_fp32", "ours_bf16")
 
 
+def heaps(impl: str, device: torch.device) -> tuple[str, ...]:
+    """The allocator policies an implementation is timed under on this device: ours as the trainer runs its steps
+    ("kept": core.device.freed_memory_kept around each block, as around each epoch) and, in float32, also with
+    glibc's default ("default", the old column); the reference as the authors' code runs, with the default."""
+    if impl == "reference" or device.type != "cpu":
+        return ("default",)
+    return ("kept", "default") if impl == "ours_fp32" else ("kept",)
+
+
 def measure(setting: str, steps: int, device: torch.device, impls: tuple[str, ...], warmup: int = 2,
-            clock=time.perf_counter) -> dict:
+            clock=time.perf_counter, block: int = 5) -> dict:
+    """Images/s (median step) of each implementation, labelled and unlabelled, in rounds: each variant runs
+    ``block`` steps in a row inside its allocator policy, variants alternating, until ``steps`` steps each."""
     s = SETTINGS[setting]
     x, y = make_batch(setting, torch.Generator().manual_seed(0), device)
-    variants = [(impl, kind) for kind in ("sup", "unsup") for impl in impls]
+    variants = [(impl, kind, heap) for kind in ("sup", "unsup") for impl in impls for heap in heaps(impl, device)]
     fns = {}
-    for impl, kind in variants:
-        model = make_model(setting, reference=impl == "reference").to(device)
-        fns[(impl, kind)] = step_fn(model, make_optimizer(model, impl, device), loss_fn(model, impl, kind, x, y),
-                                    device, bf16=impl == "ours_bf16")
-    for v in variants:
-        for _ in range(warmup):
-            fns[v]()
+    for impl, kind, heap in variants:
+        if (impl, kind) not in fns:
+            model = make_model(setting, reference=impl == "reference").to(device)
+            fns[(impl, kind)] = step_fn(model, make_optimizer(model, impl, device),
+                                        loss_fn(model, impl, kind, x, y), device, bf16=impl == "ours_bf16")
     times = {v: [] for v in variants}
-    for _ in range(steps):  # interleave the variants so machine noise hits all of them alike
+    faults = {v: 0 for v in variants}
+    for round_ in range(-1, math.ceil(steps / block)):  # round -1 warms every variant up, untimed
         for v in variants:
-            _synchronize(device)
-            t = clock()
-            fns[v]()
-            _synchronize(device)
-            times[v].append(clock() - t)
-    out = {"batch": s["batch"]}
-    for (impl, kind), ts in times.items():
-        out[f"{impl}_{kind}_images_per_s"] = round(s["batch"] / statistics.median(ts), 1)
+            fn, todo = fns[v[:2]], warmup if round_ < 0 else min(block, steps - round_ * block)
+            with freed_memory_kept(v[2] == "kept"):  # left (and the heap trimmed) after the block
+                for _ in range(todo):
+                    _synchronize(device)
+                    faults_before, t = _page_faults(), clock()
+                    fn()
+                    _synchronize(device)
+                    if round_ >= 0:
+                        times[v].append(clock() - t)
+                        faults[v] += _page_faults() - faults_before
+    out = {"batch": s["batch"], "block": block}
+    for (impl, kind, heap), ts in times.items():
+        name = impl if heap == heaps(impl, device)[0] else f"{impl}_default_heap"
+        out[f"{name}_{kind}_images_per_s"] = round(s["batch"] / statistics.median(ts), 1)
+        out[f"{name}_{kind}_fault_mb_per_step"] = round(faults[(impl, kind, heap)] * PAGE / 1e6 / len(ts), 1)
     for kind in ("sup", "unsup"):
         ref = out[f"reference_{kind}_images_per_s"]
-        for impl in impls[1:]:
-            out[f"{kind}_speedup_{impl.split('_')[1]}"] = round(out[f"{impl}_{kind}_images_per_s"] / ref, 2)
+        for name in columns(impls, device)[1:]:
+            out[f"{kind}_speedup_{name.split('_', 1)[1]}"] = round(out[f"{name}_{kind}_images_per_s"] / ref, 2)
     return out
 
 
-def print_table(setting: str, figures: dict, impls: tuple[str, ...]) -> None:
+def columns(impls: tuple[str, ...], device: torch.device) -> list[str]:
+    """The table's columns: each implementation, and ours under glibc's default allocator where it was timed."""
+    return [impl if heap == heaps(impl, device)[0] else f"{impl}_default_heap"
+            for impl in impls for heap in heaps(impl, device)]
+
+
+def print_table(setting: str, figures: dict, impls: tuple[str, ...], device: torch.device) -> None:
     for kind, name in (("sup", "labelled"), ("unsup", "unlabelled")):
         cells = [f"reference fp32 {figures[f'reference_{kind}_images_per_s']:8.1f}"]
-        for impl in impls[1:]:
-            precision = impl.split("_")[1]
-            cells.append(f"ours {precision} {figures[f'{impl}_{kind}_images_per_s']:8.1f} "
-                         f"({figures[f'{kind}_speedup_{precision}']:.2f}x)")
+        for column in columns(impls, device)[1:]:
+            suffix = column.split("_", 1)[1]  # fp32, bf16 or fp32_default_heap
+            label = suffix.replace("_default_heap", ", glibc's default heap")
+            cells.append(f"ours {label} {figures[f'{column}_{kind}_images_per_s']:8.1f} "
+                         f"({figures[f'{kind}_speedup_{suffix}']:.2f}x)")
         print(f"{setting:7s} {name:10s} images/s: " + " | ".join(cells))
 
 
@@ -248,6 +287,7 @@ def measure_sizes(steps: int, device: torch.device, warmup: int = 2, clock=time.
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--block", type=int, default=5, help="steps each variant runs in a row per round")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when present)")
@@ -288,9 +328,9 @@ def main(argv=None) -> int:
           f"{'yes' if result['bf16_hardware'] else 'no'}, bf16 column: {'yes' if result['bf16_used'] else 'no'}; "
           f"float32 unless marked bf16")
     for setting in args.settings:
-        figures = measure(setting, args.steps, device, impls,
+        figures = measure(setting, args.steps, device, impls, block=args.block,
                           clock=time.thread_time if args.cpu_time else time.perf_counter)
-        print_table(setting, figures, impls)
+        print_table(setting, figures, impls, device)
         result[setting] = figures
     result["load_average_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result))
