@@ -26,7 +26,8 @@ bench: setup
 	$(BIN)/python bench/drag_latency.py
 	$(BIN)/python bench/startup.py
 
-# docs/screenshot.png and docs/selection.png: the embedded run at 1280x720 (a laptop screen), rendered offscreen;
+# docs/screenshot.png and docs/selection.png: the embedded run at 1280x720 (a laptop screen), rendered offscreen in
+# the default layout (--screenshot neither reads nor saves the layout a user left);
 # the run is named by its relative path so the status bar shows no folder of this machine
 screenshot: setup
 	$(BIN)/python -m explorer assets/default_run --screenshot docs/screenshot.png --size 1280x720

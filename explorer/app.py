@@ -221,7 +221,7 @@ def main(argv=None) -> int:
 
     from explorer.main_window import MainWindow
 
-    window = MainWindow()
+    window = MainWindow(remember_layout=not args.screenshot)  # a picture is the same whatever the user saved
     if args.width is not None:
         window.resize(args.width, args.height)
     if watch is not None:

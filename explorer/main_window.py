@@ -87,8 +87,12 @@ def default_window_size(window: QWidget) -> tuple[int, int]:
 class MainWindow(QMainWindow):
     ready = pyqtSignal()  # the run is loaded and both maps are drawn
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, remember_layout: bool = True):
+        """``remember_layout``: open with the size, splitters and legends the user last left, and save them on
+        closing. Off for rendered pictures (``--screenshot``): those come out the same on every machine, and
+        rendering one leaves the user's saved layout alone."""
         super().__init__(parent)
+        self.remember_layout = remember_layout
         # One latent per mouse move: intra-op threads only add hand-offs. Measured on 2 busy cores, decoding one
         # 28x28 image took 0.5 ms on one thread and 60 ms on two.
         torch.set_num_threads(1)
@@ -326,6 +330,9 @@ class MainWindow(QMainWindow):
         return QSettings("ccvae-explorer", "explorer")
 
     def _restore_settings(self) -> None:
+        if not self.remember_layout:
+            self.resize(*self.default_size())
+            return
         s = self._settings()
         geometry, size = s.value("window/geometry"), s.value("window/size")
         fits = isinstance(size, QSize) and self._fits_screen(size.width(), size.height())
@@ -341,6 +348,8 @@ class MainWindow(QMainWindow):
         self.legends_action.setChecked(s.value("view/legends", True, type=bool))
 
     def save_settings(self) -> None:
+        if not self.remember_layout:
+            return
         s = self._settings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/size", self.size())

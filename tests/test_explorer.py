@@ -404,6 +404,45 @@ def test_headless_screenshot_writes_a_real_picture(runs, tmp_path):
     assert len(colours) > 500
 
 
+def test_a_screenshot_ignores_and_keeps_the_saved_layout(qtbot, runs, tmp_path):
+    """`--screenshot` renders the default layout whatever the user left saved (the README's pictures came out with
+    the splitters of whoever rendered them), and leaves that saved layout as it was."""
+    import os
+    import subprocess
+    import sys
+
+    from PyQt6.QtCore import QSettings
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # this test's own saved settings, read by the subprocesses
+
+    def shoot(name):
+        out = tmp_path / name
+        proc = subprocess.run([sys.executable, "-m", "explorer", str(runs["mapped"]), "--screenshot", str(out),
+                               "--size", "900x600"], cwd=Path(__file__).resolve().parent.parent, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        with Image.open(out) as im:
+            return np.asarray(im.convert("RGB"))
+
+    plain = shoot("plain.png")
+    settings_file = tmp_path / "config" / "ccvae-explorer" / "explorer.conf"
+    assert not settings_file.exists()  # rendering a picture saved nothing
+    settings_file.parent.mkdir(parents=True)
+    saved = QSettings(str(settings_file), QSettings.Format.IniFormat)
+    win = MainWindow()  # a user's layout: the side panel squeezed, the maps stacked, legends off
+    qtbot.addWidget(win)
+    win.h_split.setSizes([700, 100])
+    win.map_split.setOrientation(Qt.Orientation.Vertical)
+    for key, split in (("split/maps", win.map_split), ("split/side", win.h_split)):
+        saved.setValue(key, split.saveState())
+    saved.setValue("view/legends", False)
+    saved.sync()
+    before = settings_file.read_bytes()
+    assert np.array_equal(shoot("with_saved_layout.png"), plain)
+    assert settings_file.read_bytes() == before
+
+
 @pytest.mark.parametrize("problem", ["not_a_run", "corrupt_checkpoint", "missing_latents"])
 def test_bad_runs_end_with_one_error_line(problem, runs, tmp_path, capsys):
     from explorer.app import main
