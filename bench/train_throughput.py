@@ -16,6 +16,8 @@ noise hits all alike: every variant runs ``--block`` steps in a row (5), variant
   (glibc keeps freed memory inside and trims it on leaving, so the next block starts from a trimmed heap);
 - ``ours_fp32_default_heap``: the same step with glibc's default allocator, as this bench timed it before: the
   comparison with the allocator taken out of ours;
+- with ``--same-heap`` the reference, too, runs each block inside freed_memory_kept: the comparison with the
+  allocator policy given to both;
 - ``ours_bf16``: the project's step under bfloat16 autocast, as the trainer runs it, only where the CPU has native
   bf16 (train_cli.py's default there; ``--no-amp`` gives the float32 step).
 
@@ -28,6 +30,7 @@ images/s. The JSON says whether the CPU has bf16 (``bf16_hardware``) and whether
 the load average around the run.
 
     python bench/train_throughput.py [--steps 20] [--threads 0] [--settings mnist celeba] [--fp32-only] [--device cpu|cuda]
+    python bench/train_throughput.py --same-heap  # the reference with our allocator policy too
     python bench/train_throughput.py --cpu-time   # one thread, timed by its CPU time: for a machine shared with others
     ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python bench/train_throughput.py   # as on a CPU with AVX2, no bf16
     python bench/train_throughput.py --sizes [--steps 10]   # the project's step at each image size instead
@@ -187,22 +190,26 @@ def implementations(device: torch.device, fp32_only: bool) -> tuple[str, ...]:
     return ("reference", "ours_fp32", "ours_bf16")
 
 
-def heaps(impl: str, device: torch.device) -> tuple[str, ...]:
+def heaps(impl: str, device: torch.device, same_heap: bool = False) -> tuple[str, ...]:
     """The allocator policies an implementation is timed under on this device: ours as the trainer runs its steps
     ("kept": core.device.freed_memory_kept around each block, as around each epoch) and, in float32, also with
-    glibc's default ("default", the old column); the reference as the authors' code runs, with the default."""
-    if impl == "reference" or device.type != "cpu":
+    glibc's default ("default", the old column); the reference as the authors' code runs, with the default, or
+    with ``same_heap`` as ours (the comparison with the allocator policy taken out)."""
+    if device.type != "cpu":
         return ("default",)
+    if impl == "reference":
+        return ("kept",) if same_heap else ("default",)
     return ("kept", "default") if impl == "ours_fp32" else ("kept",)
 
 
 def measure(setting: str, steps: int, device: torch.device, impls: tuple[str, ...], warmup: int = 2,
-            clock=time.perf_counter, block: int = 5) -> dict:
+            clock=time.perf_counter, block: int = 5, same_heap: bool = False) -> dict:
     """Images/s (median step) of each implementation, labelled and unlabelled, in rounds: each variant runs
     ``block`` steps in a row inside its allocator policy, variants alternating, until ``steps`` steps each."""
     s = SETTINGS[setting]
     x, y = make_batch(setting, torch.Generator().manual_seed(0), device)
-    variants = [(impl, kind, heap) for kind in ("sup", "unsup") for impl in impls for heap in heaps(impl, device)]
+    variants = [(impl, kind, heap) for kind in ("sup", "unsup") for impl in impls
+                for heap in heaps(impl, device, same_heap)]
     fns = {}
     for impl, kind, heap in variants:
         if (impl, kind) not in fns:
@@ -223,9 +230,9 @@ def measure(setting: str, steps: int, device: torch.device, impls: tuple[str, ..
                     if round_ >= 0:
                         times[v].append(clock() - t)
                         faults[v] += _page_faults() - faults_before
-    out = {"batch": s["batch"], "block": block}
+    out = {"batch": s["batch"], "block": block, "reference_heap": heaps("reference", device, same_heap)[0]}
     for (impl, kind, heap), ts in times.items():
-        name = impl if heap == heaps(impl, device)[0] else f"{impl}_default_heap"
+        name = impl if heap == heaps(impl, device, same_heap)[0] else f"{impl}_default_heap"
         out[f"{name}_{kind}_images_per_s"] = round(s["batch"] / statistics.median(ts), 1)
         out[f"{name}_{kind}_fault_mb_per_step"] = round(faults[(impl, kind, heap)] * PAGE / 1e6 / len(ts), 1)
     for kind in ("sup", "unsup"):
@@ -288,6 +295,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--block", type=int, default=5, help="steps each variant runs in a row per round")
+    parser.add_argument("--same-heap", action="store_true",
+                        help="the reference too runs each block with freed memory kept, as ours does")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (CUDA when present)")
@@ -328,7 +337,7 @@ def main(argv=None) -> int:
           f"{'yes' if result['bf16_hardware'] else 'no'}, bf16 column: {'yes' if result['bf16_used'] else 'no'}; "
           f"float32 unless marked bf16")
     for setting in args.settings:
-        figures = measure(setting, args.steps, device, impls, block=args.block,
+        figures = measure(setting, args.steps, device, impls, block=args.block, same_heap=args.same_heap,
                           clock=time.thread_time if args.cpu_time else time.perf_counter)
         print_table(setting, figures, impls, device)
         result[setting] = figures
