@@ -57,7 +57,7 @@ def _is_binary(engine) -> bool:
     return not engine.label_spec.is_multiclass
 
 
-def _attribute_prior(engine) -> torch.Tensor:
+def attribute_prior(engine) -> torch.Tensor:
     """p(y_i = 1) per attribute [A]: the model's label prior (training label frequencies), else 0.5 each."""
     prior = getattr(engine, "label_prior", None)
     if prior is None:
@@ -129,7 +129,7 @@ def attribute_generation_accuracy(engine, judge, per_value: int = 100, seed: int
     values) and ``per_value`` ([A] pairs [share for v = 0, share for v = 1]).
     """
     gen = _generator(seed)
-    p1 = _attribute_prior(engine)
+    p1 = attribute_prior(engine)
     per_value_shares = []
     for i in range(engine.label_spec.size):
         pair = []

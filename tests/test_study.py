@@ -2,8 +2,10 @@
 command line."""
 import csv
 import json
+from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import train_cli
 from core import checkpoint as ckpt
@@ -186,3 +188,13 @@ def test_binary_attribute_study_reports_the_judge_measures(shapes_folder, tmp_pa
     assert "n/a" not in md.split("## What the columns measure")[0]
     columns = md.split("## What the columns measure")[1]
     assert "attribute flips" in columns and "thickness" not in columns
+    # the comparison figures of binary attributes: each on and off, each flipped, and the measures' chart
+    figures = report["figures"]
+    assert [Path(f).stem for f in figures[:3]] == ["reconstructions", "attribute_generations", "attribute_flips"]
+    assert "figures/measures.png" in figures
+    grids = {"attribute_generations": ("Conditional generations per attribute", 3, 2),  # 3 attributes, on / off
+             "attribute_flips": ("Attribute flips", 5, 1)}  # the input, its reconstruction and its 3 flips
+    for stem, (title, columns, rows) in grids.items():
+        assert f"### {title}" in md
+        with Image.open(tmp_path / "study" / "figures" / f"{stem}.png") as im:
+            assert im.width > columns * 28 * 2 and im.height > rows * 28 * 2  # 28x28 pictures drawn twice their size

@@ -1,6 +1,7 @@
 """Figures that put the cells of a study side by side, one PNG per kind (the poster's figures, one page each):
 reconstructions, conditional generations, interpolations 0 -> 1, label swaps, accuracy and loss curves, and a
-chart of the measures."""
+chart of the measures. Binary attributes get their own forms of the generations and swaps: each attribute on and
+off, and each attribute of one image flipped."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +12,9 @@ import torch
 from core.checkpoint import atomic_write_bytes
 from core.figures import save_curves, save_image_grid
 from core.labels import first_per_class
+from core.measures import attribute_prior
+
+MAX_COLUMNS = 10  # labels or attributes shown per figure: a 28x28 grid of more would not fit a page
 
 
 def reconstructions(path: Path, engines: list, names: list[str], images: torch.Tensor) -> None:
@@ -23,7 +27,7 @@ def reconstructions(path: Path, engines: list, names: list[str], images: torch.T
 def generations(path: Path, engines: list, names: list[str], styles: int = 2, seed: int = 0) -> None:
     """Per cell ``styles`` rows; columns are labels; z_c ~ p(z_c|y), one style ~ N(0, I) per row."""
     spec = engines[0].label_spec
-    labels = list(range(min(spec.size, 10)))
+    labels = list(range(min(spec.size, MAX_COLUMNS)))
     rows, row_names = [], []
     for engine, name in zip(engines, names):
         gen = torch.Generator().manual_seed(seed)
@@ -54,7 +58,7 @@ def interpolations(path: Path, engines: list, names: list[str], a: torch.Tensor,
 def label_swaps(path: Path, engines: list, names: list[str], image: torch.Tensor) -> None:
     """One row per cell: the test image, then it swapped to every label (style kept)."""
     spec = engines[0].label_spec
-    k = min(spec.size, 10)
+    k = min(spec.size, MAX_COLUMNS)
     rows = []
     for engine in engines:
         enc = engine.encode(image[None])
@@ -63,6 +67,44 @@ def label_swaps(path: Path, engines: list, names: list[str], image: torch.Tensor
         rows.append(torch.cat([image[None].float(), engine.decode(z_c, enc.z_style.expand(k, -1)).cpu()]))
     save_image_grid(path, torch.cat(rows), nrow=k + 1, row_labels=names,
                     col_labels=["input", *spec.names[:k]], title="Label swaps of one test image, style kept")
+
+
+def attribute_generations(path: Path, engines: list, names: list[str], seed: int = 0) -> None:
+    """Binary attributes: per cell two rows, attribute i on (first row) and off (second) in column i. The other
+    attributes are one draw from p(y), and the z_c noise and the style are one draw per cell, so within a column
+    only that attribute's part of z_c differs between the rows, and across a row only the attribute set."""
+    spec = engines[0].label_spec
+    k = min(spec.size, MAX_COLUMNS)
+    rows, row_names = [], []
+    for engine, name in zip(engines, names):
+        gen = torch.Generator().manual_seed(seed)
+        base = (torch.rand(spec.size, generator=gen) < attribute_prior(engine)).float()
+        eps = torch.randn((1, engine.zc_dim), generator=gen)
+        style = torch.randn((1, engine.style_dim), generator=gen)
+        for value in (1.0, 0.0):
+            y = base.repeat(k, 1)
+            y[torch.arange(k), torch.arange(k)] = value
+            loc, scale = engine.prior(y)
+            rows.append(engine.decode(loc + scale * eps.to(loc.device), style.expand(k, -1)).cpu())
+        row_names += [f"{name}: on", "off"]
+    save_image_grid(path, torch.cat(rows), nrow=k, row_labels=row_names, col_labels=list(spec.names[:k]),
+                    title="Conditional generation per attribute: z_c ~ p(z_c|y) with the column's attribute on, "
+                          "then off; one style per cell")
+
+
+def attribute_flips(path: Path, engines: list, names: list[str], image: torch.Tensor) -> None:
+    """One row per cell: the test image, its reconstruction (what each flip is to be compared with), then it with
+    each attribute flipped (the classifier's verdict reversed, the other attributes and the style kept)."""
+    spec = engines[0].label_spec
+    k = min(spec.size, MAX_COLUMNS)
+    rows = []
+    for engine in engines:
+        enc = engine.encode(image[None])
+        z_c = torch.cat([enc.z_c] + [engine.flip_attribute(enc.z_c, i) for i in range(k)])
+        rows.append(torch.cat([image[None].float(), engine.decode(z_c, enc.z_style.expand(k + 1, -1)).cpu()]))
+    save_image_grid(path, torch.cat(rows), nrow=k + 2, row_labels=names,
+                    col_labels=["input", "recon.", *spec.names[:k]],
+                    title="Each attribute of one test image flipped (the classifier's verdict reversed), style kept")
 
 
 def _save_figure(fig, path: Path) -> None:
@@ -137,26 +179,28 @@ def make_study_figures(fig_dir: Path, engines: list, names: list[str], histories
     spec = engines[0].label_spec
     written = []
     if spec.is_multiclass:
-        picks = first_per_class(test_labels, spec.size)[:10]
+        picks = first_per_class(test_labels, spec.size)[:MAX_COLUMNS]
     else:
-        picks = list(range(min(10, len(test_images))))
+        picks = list(range(min(MAX_COLUMNS, len(test_images))))
     reconstructions(fig_dir / "reconstructions.png", engines, names, test_images[picks])
     written.append(fig_dir / "reconstructions.png")
     if spec.is_multiclass:
         generations(fig_dir / "generations.png", engines, names, seed=seed)
-        written.append(fig_dir / "generations.png")
+        label_swaps(fig_dir / "label_swaps.png", engines, names, test_images[picks[0]])
+        written += [fig_dir / "generations.png", fig_dir / "label_swaps.png"]
         a, b = test_images[picks[0]], test_images[picks[1]]
         ab = f"{spec.names[0]} -> {spec.names[1]}"
-        label_swaps(fig_dir / "label_swaps.png", engines, names, a)
-        written.append(fig_dir / "label_swaps.png")
     else:
+        attribute_generations(fig_dir / "attribute_generations.png", engines, names, seed=seed)
+        attribute_flips(fig_dir / "attribute_flips.png", engines, names, test_images[0])
+        written += [fig_dir / "attribute_generations.png", fig_dir / "attribute_flips.png"]
         a, b = test_images[0], test_images[1]
         ab = "between two test images"
     interpolations(fig_dir / "interpolations.png", engines, names, a, b, ab, "full")
     interpolations(fig_dir / "interpolations_zc.png", engines, names, a, b, ab, "zc")
     written += [fig_dir / "interpolations.png", fig_dir / "interpolations_zc.png"]
     written += curves(fig_dir, histories, names)
-    if spec.is_multiclass and rows:
+    if rows:  # binary rows hold each measure averaged over the attributes: shares in [0, 1] all the same
         measures_chart(fig_dir / "measures.png", rows, names, measure_columns, judge_accuracy)
         written.append(fig_dir / "measures.png")
     return written

@@ -241,7 +241,9 @@ def _markdown(report: dict, rows: list[dict]) -> str:
     titles = {"reconstructions": "Reconstructions", "generations": "Conditional generations per label",
               "label_swaps": "Label swaps", "interpolations": "Interpolations (whole latent)",
               "interpolations_zc": "Interpolations (z_c only)", "accuracy": "Validation accuracy",
-              "loss_train": "Training loss", "loss_val": "Validation loss", "measures": "Measures"}
+              "loss_train": "Training loss", "loss_val": "Validation loss", "measures": "Measures",
+              "attribute_generations": "Conditional generations per attribute",
+              "attribute_flips": "Attribute flips"}
     for rel in report["figures"]:
         stem = Path(rel).stem
         lines += [f"### {titles.get(stem, stem)}", "", f"![{stem}]({rel})", ""]
