@@ -79,3 +79,24 @@ def fail(message: str) -> int:
     """Print one ``error:`` line; the exit status for bad input."""
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+def finished_run_or_error(run: str, needs: tuple[str, ...]) -> str | None:
+    """For subcommands that work on a finished run folder: None when ``run`` holds every file of ``needs``, else
+    the one-line reason (which files are missing) for ``fail``."""
+    import os
+
+    missing = [name for name in needs if not os.path.isfile(os.path.join(run, name))]
+    if not missing:
+        return None
+    if not os.path.isdir(run):
+        return f"{run}: no such folder"
+    return f"{run}: not a finished run folder (no {' or '.join(missing)})"
+
+
+def set_threads(threads: int) -> None:
+    """``--threads N``: torch's CPU threads; 0 keeps torch's default (all cores)."""
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -150,33 +150,32 @@ def refit_prior(model, data, labelled, unlabelled, k: int, device="cpu", seed: i
 
 def main(argv: list[str] | None = None) -> int:
     """``train_cli.py refit-prior RUN [--measure]``: the refit on a finished run (``core.run.refit_run``)."""
-    import argparse
     import json
     import sys
     from pathlib import Path
 
-    p = argparse.ArgumentParser(prog="ccvae-train refit-prior", description="Set the conditional prior p(z_c|y) of "
-                                "a finished run to its optimum for the trained encoder (what --prior-refit end does "
-                                "after the last epoch) and redraw its figures and summary.")
+    from core.checkpoint import CONFIG_FILE, MODEL_FILE
+    from core.errors import CCVAEError
+    from core.judge import JudgeError
+    from core.options import OneLineParser, at_least, fail, finished_run_or_error, set_threads
+    from core.run import refit_run
+
+    p = OneLineParser(prog="ccvae-train refit-prior", description="Set the conditional prior p(z_c|y) of a "
+                      "finished run to its optimum for the trained encoder (what --prior-refit end does after the "
+                      "last epoch) and redraw its figures and summary.")
     p.add_argument("run", help="a finished run folder")
     p.add_argument("--measure", action="store_true", help="then measure it with the judge (as train_cli.py measure)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    p.add_argument("--threads", type=at_least(0), default=0, help="CPU threads for torch (0: torch's default)")
     args = p.parse_args(argv)
-    from core.errors import CCVAEError
-    from core.judge import JudgeError
-    from core.run import refit_run
-
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    run = Path(args.run)
-    if not (run / "config.json").exists() or not (run / "model.pt").exists():
-        print(f"error: {run}: not a finished run folder (config.json and model.pt needed)", file=sys.stderr)
-        return 2
+    problem = finished_run_or_error(args.run, (CONFIG_FILE, MODEL_FILE))
+    if problem:
+        return fail(problem)
+    set_threads(args.threads)
     try:
-        summary = refit_run(run, measure=args.measure, device=args.device, log=lambda m: print(m, file=sys.stderr))
+        summary = refit_run(Path(args.run), measure=args.measure, device=args.device,
+                            log=lambda m: print(m, file=sys.stderr))
     except (CCVAEError, JudgeError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     print(json.dumps(summary))
     return 0

@@ -11,7 +11,6 @@ per data set and cached (``judge_dir``; default ``~/.cache/ccvae-explorer/judges
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -98,26 +97,25 @@ def measure_run(run_dir: Path, judge_dir: Path | None = None, device: str = "cpu
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="ccvae-train measure", description=__doc__.split("\n\n")[0])
-    p.add_argument("run", help="a finished run folder")
-    p.add_argument("--judge-dir", default=None, help="where the judge is cached (default: a per-user cache)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
-    args = p.parse_args(argv)
     from core.checkpoint import CheckpointError
     from core.data import DataError
     from core.judge import JudgeError
+    from core.options import OneLineParser, at_least, fail, finished_run_or_error, set_threads
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    run = Path(args.run)
-    if not (run / ckpt.CONFIG_FILE).exists():
-        print(f"error: {run}: not a run folder (no {ckpt.CONFIG_FILE})", file=sys.stderr)
-        return 2
+    p = OneLineParser(prog="ccvae-train measure", description=__doc__.split("\n\n")[0])
+    p.add_argument("run", help="a finished run folder")
+    p.add_argument("--judge-dir", default=None, help="where the judge is cached (default: a per-user cache)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=at_least(0), default=0, help="CPU threads for torch (0: torch's default)")
+    args = p.parse_args(argv)
+    problem = finished_run_or_error(args.run, (ckpt.CONFIG_FILE, ckpt.MODEL_FILE))
+    if problem:
+        return fail(problem)
+    set_threads(args.threads)
     try:
-        summary = measure_run(run, args.judge_dir, args.device, log=lambda m: print(m, file=sys.stderr))
+        summary = measure_run(Path(args.run), args.judge_dir, args.device, log=lambda m: print(m, file=sys.stderr))
     except (CheckpointError, DataError, JudgeError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps({"run": str(run), **summary["measures"], "swap_choice": summary.get("swap_choice", {}).get("method")}))
+        return fail(str(e))
+    print(json.dumps({"run": str(Path(args.run)), **summary["measures"],
+                      "swap_choice": summary.get("swap_choice", {}).get("method")}))
     return 0

@@ -177,6 +177,32 @@ def test_cli_bad_input_gives_one_line_error(tmp_path, args, message):
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
 
 
+@pytest.mark.parametrize("command", ["measure", "refit-prior"])
+@pytest.mark.parametrize("problem, message", [
+    ("missing", "no such folder"),
+    ("no_model", "not a finished run folder (no model.pt)"),
+    ("threads", "argument --threads: must be at least 0, got -2"),
+    ("no_run", "the following arguments are required: run"),
+])
+def test_run_subcommands_refuse_bad_input_in_one_line(tmp_path, capsys, command, problem, message):
+    """`train_cli.py measure` and `refit-prior` on what is not a finished run: one error line, exit status 2, and
+    the folder as it was (they printed argparse's usage block before)."""
+    import train_cli
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    argv = {"missing": [str(tmp_path / "nowhere")], "no_model": [str(run)],
+            "threads": [str(run), "--threads", "-2"], "no_run": []}[problem]
+    try:
+        code = train_cli.main([command, *argv])
+    except SystemExit as ended:  # the parser's own refusals end the program
+        code = ended.code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
+    assert sorted(p.name for p in run.iterdir()) == ["config.json"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--epochs", "-1"], "argument --epochs: must be at least 1, got -1"),
     (["--epochs", "two"], "argument --epochs: expected an integer, got 'two'"),
