@@ -429,8 +429,8 @@ def test_a_screenshot_ignores_and_keeps_the_saved_layout(qtbot, runs, tmp_path):
     settings_file = tmp_path / "config" / "ccvae-explorer" / "explorer.conf"
     assert not settings_file.exists()  # rendering a picture saved nothing
     settings_file.parent.mkdir(parents=True)
-    saved = QSettings(str(settings_file), QSettings.Format.IniFormat)
-    win = MainWindow()  # a user's layout: the side panel squeezed, the maps stacked, legends off
+    saved = QSettings(str(settings_file), QSettings.Format.IniFormat)  # a user's: side panel squeezed, maps stacked
+    win = MainWindow(remember_layout=False)  # makes the states below; saves nothing over the other tests' settings
     qtbot.addWidget(win)
     win.h_split.setSizes([700, 100])
     win.map_split.setOrientation(Qt.Orientation.Vertical)
