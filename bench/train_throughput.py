@@ -232,7 +232,7 @@ def measure(setting: str, steps: int, device: torch.device, impls: tuple[str, ..
                         faults[v] += _page_faults() - faults_before
     out = {"batch": s["batch"], "block": block, "reference_heap": heaps("reference", device, same_heap)[0]}
     for (impl, kind, heap), ts in times.items():
-        name = impl if heap == heaps(impl, device, same_heap)[0] else f"{impl}_default_heap"
+        name = column(impl, heap, device, same_heap)
         out[f"{name}_{kind}_images_per_s"] = round(s["batch"] / statistics.median(ts), 1)
         out[f"{name}_{kind}_fault_mb_per_step"] = round(faults[(impl, kind, heap)] * PAGE / 1e6 / len(ts), 1)
     for kind in ("sup", "unsup"):
@@ -242,10 +242,15 @@ def measure(setting: str, steps: int, device: torch.device, impls: tuple[str, ..
     return out
 
 
+def column(impl: str, heap: str, device: torch.device, same_heap: bool = False) -> str:
+    """The name of a variant's figures: the implementation's own, or with ``_default_heap`` for ours under
+    glibc's default allocator where the trainer's policy is its first."""
+    return impl if heap == heaps(impl, device, same_heap)[0] else f"{impl}_default_heap"
+
+
 def columns(impls: tuple[str, ...], device: torch.device) -> list[str]:
     """The table's columns: each implementation, and ours under glibc's default allocator where it was timed."""
-    return [impl if heap == heaps(impl, device)[0] else f"{impl}_default_heap"
-            for impl in impls for heap in heaps(impl, device)]
+    return [column(impl, heap, device) for impl in impls for heap in heaps(impl, device)]
 
 
 def print_table(setting: str, figures: dict, impls: tuple[str, ...], device: torch.device) -> None:
