@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
 
@@ -84,8 +85,6 @@ def fail(message: str) -> int:
 def finished_run_or_error(run: str, needs: tuple[str, ...]) -> str | None:
     """For subcommands that work on a finished run folder: None when ``run`` holds every file of ``needs``, else
     the one-line reason (which files are missing) for ``fail``."""
-    import os
-
     missing = [name for name in needs if not os.path.isfile(os.path.join(run, name))]
     if not missing:
         return None
