@@ -37,6 +37,7 @@ def main(argv=None) -> int:
     from PyQt6.QtWidgets import QApplication
 
     from bench.drag_latency import synthesize
+    from explorer.app import dispose
     from explorer.main_window import MainWindow
     from explorer.rundata import RunData
 
@@ -73,7 +74,7 @@ def main(argv=None) -> int:
               "goal_p95_ms": 200, "meets_goal": bool(np.percentile(a, 95) <= 200)}
     print(f"adding one image to a {n:,}-point run: p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms wall; "
           f"CPU p95 {result['cpu_p95_ms']} ms (goal <= 200 ms); verdict {verdict}")
-    window.close()
+    dispose(window)  # the window deleted while the application lives (a crash at exit otherwise)
     print(json.dumps(result))
     return 0
 

@@ -111,6 +111,8 @@ def fluidity(app, run, points: int, rng, spread: float = 0.005) -> dict:
     from PyQt6.QtGui import QMouseEvent
     from PyQt6.QtWidgets import QApplication
 
+    from explorer.app import dispose
+
     from explorer.main_window import MainWindow
 
     big = synthesize(run, points, seed=1, spread=spread)
@@ -171,7 +173,7 @@ def fluidity(app, run, points: int, rng, spread: float = 0.005) -> dict:
     out["points"] = points
     out["goal_p95_ms"] = 16
     out["meets_goal"] = all(out[k]["p95_ms"] <= 16 for k in ("pan", "zoom", "hover", "drag"))
-    window.close()
+    dispose(window)  # the window deleted while the application lives (a crash at exit otherwise)
     return out
 
 
@@ -192,6 +194,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from PyQt6.QtWidgets import QApplication
+
+    from explorer.app import dispose
 
     from explorer.main_window import MainWindow
     from explorer.rundata import RunData, RunOpenError
@@ -283,7 +287,7 @@ def main(argv=None) -> int:
         "torch_threads": torch.get_num_threads(),
     }
     result["meets_goal"] = result["p95_ms"] <= 16
-    window.close()
+    dispose(window)  # the window deleted while the application lives (a crash at exit otherwise)
     print(f"{result['points']} points ({original} from the run), window 1600x1000 offscreen, {args.moves} drag events")
     for name in ("zc", "style"):
         s = per_map[name]

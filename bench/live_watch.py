@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     from PyQt6.QtCore import Qt, QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from explorer.app import keep_gc_pauses_short
+    from explorer.app import dispose, keep_gc_pauses_short
     from explorer.live import look
     from explorer.main_window import MainWindow
 
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
             return 2
         files = sorted(p.name for p in run.iterdir())
         points = len(window.model.run.latents) if window.model.run is not None else 0
-        window.close()
+        dispose(window)  # the window deleted while the application lives (a crash at exit otherwise)
     finally:
         if train.poll() is None:
             train.kill()

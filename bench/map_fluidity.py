@@ -149,6 +149,8 @@ def main(argv=None) -> int:
 
     from PyQt6.QtWidgets import QApplication
 
+    from explorer.app import dispose
+
     from explorer.main_window import MainWindow
     from explorer.rundata import RunData
 
@@ -177,7 +179,7 @@ def main(argv=None) -> int:
         app.processEvents()
         rest[variant] = map_image(view)
     same = all(np.array_equal(rest[variants[0]], rest[v]) for v in variants)
-    window.close()
+    dispose(window)  # the window deleted while the application lives (a crash at exit otherwise)
     print(f"{args.points:,} points, window 1600x1000 offscreen, {args.steps} steps per interaction, "
           f"ms per step including a forced repaint of the map:")
     for variant in variants:
