@@ -47,14 +47,18 @@ def child(setting: str, impl: str, kind: str, allocator: str, steps: int) -> dic
     with freed_memory_kept(allocator == "kept") as kept:  # as core.trainer runs an epoch's steps on the CPU
         for _ in range(3):
             step()
-        faults0, times = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, []
+        times, faults = [], []
         for _ in range(steps):
-            t = time.perf_counter()
+            f, t = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
             step()
             times.append(time.perf_counter() - t)
-        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / steps
-    return {"ms": statistics.median(times) * 1000, "fault_mb": faults * resource.getpagesize() / 1e6,
-            "allocator_kept": kept, "threads": torch.get_num_threads()}
+            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f)
+    page_mb = resource.getpagesize() / 1e6
+    # the mean counts every page faulted in; the median says what a typical step does (one step's stray large
+    # buffer lifts the mean, not the median)
+    return {"ms": statistics.median(times) * 1000, "fault_mb": statistics.mean(faults) * page_mb,
+            "fault_mb_median": statistics.median(faults) * page_mb, "allocator_kept": kept,
+            "threads": torch.get_num_threads()}
 
 
 def main(argv=None) -> int:

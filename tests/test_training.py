@@ -374,7 +374,9 @@ def test_cpu_training_keeps_freed_memory_between_steps_and_hands_it_back():
                            "kept", "--steps", "12"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["allocator_kept"] and result["fault_mb"] < 5, result
+    # a typical step faults nothing in (the default heap: 40-80 MB every step); the mean allows one stray large
+    # buffer in the 12 steps (one CI run: 6.6 MB a step on average, the rest of its steps none)
+    assert result["allocator_kept"] and result["fault_mb_median"] < 1 and result["fault_mb"] < 15, result
     code = """
 import sys, torch
 from core.device import freed_memory_kept
