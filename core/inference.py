@@ -111,6 +111,17 @@ class Engine:
         enc = self.encode(images)
         return self.decode(enc.z_c, enc.z_style)
 
+    @torch.inference_mode()
+    def reconstruction_log_px(self, images, batch_size: int = 1000) -> torch.Tensor:
+        """log p(x|z) [B] at the encoder mean, summed over pixels, under the model's own likelihood (the term the
+        objective trains: a Laplace with its fixed, per-channel or per-pixel scale, a continuous Bernoulli...)."""
+        x = self._images(images)
+        out = []
+        for chunk in x.split(batch_size):
+            loc, _ = self.model.encode(chunk)
+            out.append(self.model.log_px(self.model.decode_raw(loc), chunk))
+        return torch.cat(out)
+
     # ------------------------------------------------------------ the conditional prior
     @torch.inference_mode()
     def prior(self, y) -> tuple[torch.Tensor, torch.Tensor]:

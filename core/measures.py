@@ -19,7 +19,6 @@ form (CelebA, a folder whose CSV has several 0/1 columns); the public functions 
 """
 from __future__ import annotations
 
-import math
 
 import torch
 
@@ -78,21 +77,17 @@ def _flipped(y: torch.Tensor, attribute: int) -> torch.Tensor:
 # Reconstruction
 # ----------------------------------------------------------------------------------------------------------------
 
-def reconstruction_error(engine, images: torch.Tensor, likelihood: str = "bernoulli") -> dict:
+def reconstruction_error(engine, images: torch.Tensor) -> dict:
     """How well decode(encode(x)) at the encoder mean reproduces x.
 
-    Returns ``nll``: -log p(x|z) per image (summed over pixels; Bernoulli = binary cross-entropy with the grey
-    levels as soft targets, Laplace = |x - mean| + log 2 per pixel), and ``mse``: mean squared pixel error.
+    Returns ``nll``: -log p(x|z) per image, summed over pixels, under the model's own likelihood (so a Laplace run
+    is scored with its learned scale, not as a unit-scale Laplace), and ``mse``: mean squared pixel error.
     """
     x = torch.as_tensor(images).float().cpu()
     enc = engine.encode(x)
     recon = torch.as_tensor(engine.decode(enc.z_c, enc.z_style)).float().cpu()
-    if likelihood == "bernoulli":
-        p = recon.clamp(1e-6, 1 - 1e-6)
-        per_pixel = -(x * p.log() + (1 - x) * (1 - p).log())
-    else:
-        per_pixel = (x - recon).abs() + math.log(2.0)
-    return {"nll": float(per_pixel.flatten(1).sum(-1).mean()), "mse": float(((x - recon) ** 2).mean())}
+    log_px = torch.as_tensor(engine.reconstruction_log_px(x)).float().cpu()
+    return {"nll": float(-log_px.mean()), "mse": float(((x - recon) ** 2).mean())}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -341,14 +336,14 @@ MEASURE_COLUMNS = ("recon_nll", "recon_mse", "cond_gen_acc", "swap_success", "sw
                    "style_pixel_share", "locality")
 
 
-def measure_all(engine, judge, images: torch.Tensor, likelihood: str = "bernoulli", per_label: int = 100,
-                seed: int = 0, class_stats: tuple | None = None) -> dict:
+def measure_all(engine, judge, images: torch.Tensor, per_label: int = 100, seed: int = 0,
+                class_stats: tuple | None = None) -> dict:
     """Every measure on the given (test) images, as one flat dict of floats (keys: MEASURE_COLUMNS) plus the
     per-label details. ``class_stats`` (from ``class_statistics`` on training images) adds the swap between
     encoder class statistics. Binary attributes get the binary forms under the same keys (labels become
     attributes, swaps become attribute flips; ``per_label`` counts (attribute, value) draws) plus
     ``cond_gen_per_value`` and ``locality_per_attribute``."""
-    rec = reconstruction_error(engine, images, likelihood)
+    rec = reconstruction_error(engine, images)
     out = {"recon_nll": rec["nll"], "recon_mse": rec["mse"]}
     gen = conditional_generation_accuracy(engine, judge, per_label, seed)
     swap = label_swap_success(engine, judge, images)

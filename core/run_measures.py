@@ -50,7 +50,7 @@ def measure_engine(engine, splits, judge, seed: int = 0, images: int = IMAGES, p
     x = splits.test.get_batch(_subset(len(splits.test), images, seed))[0]
     train_x, train_y = splits.train.get_batch(_subset(len(splits.train), STATS_IMAGES, seed))
     stats = class_statistics(engine, train_x, train_y)
-    values = measure_all(engine, judge, x, engine.config.model.likelihood, per_label, seed, class_stats=stats)
+    values = measure_all(engine, judge, x, per_label, seed, class_stats=stats)
     return headline(values, len(x), per_label, judge.test_accuracy)
 
 

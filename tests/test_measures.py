@@ -16,6 +16,12 @@ class Encoded:
         self.z_c, self.z_style = z_c, z_style
 
 
+def toy_log_px(engine, images):
+    """The toys' likelihood: a unit Gaussian on the vectors (only measure_all's reconstruction column reads it)."""
+    enc = engine.encode(images)
+    return -0.5 * ((torch.as_tensor(images) - engine.decode(enc.z_c, enc.z_style)) ** 2).flatten(1).sum(-1)
+
+
 class ToyEngine:
     """Images are vectors [B, 1, 1, K + S]: the first K entries are z_c, the rest the style (identity encoder).
     p(z_c|y) = N(3 e_y, scale^2). The decoder is the identity unless ``decoder`` replaces it."""
@@ -33,6 +39,9 @@ class ToyEngine:
 
     def decode(self, z_c, z_style):
         return self.decoder(z_c, z_style).reshape(len(z_c), 1, 1, -1)
+
+    def reconstruction_log_px(self, images):
+        return toy_log_px(self, images)
 
     def predict(self, z_c):
         return z_c.argmax(-1)
@@ -122,25 +131,40 @@ def test_label_carried_by_style_breaks_locality_and_swaps():
     assert label_swap_success(engine, judge, x)["success"] == 0.0
 
 
-def test_reconstruction_error_known_values():
-    x = (torch.rand(6, 1, 4, 4, generator=torch.Generator().manual_seed(1)) > 0.5).float()
+def _grey_decoder_engine(likelihood: str, channels: int = 1, scale: float = 1.0):
+    """A real CCVAE whose decoder outputs 0 everywhere: every decoded pixel is sigmoid(0) = 0.5."""
+    from core.config import ModelConfig, RunConfig
+    from core.inference import Engine
+    from core.model import CCVAE
 
-    class Identity(ToyEngine):
-        def encode(self, images):
-            return Encoded(images.reshape(len(images), -1), torch.zeros(len(images), 0))
+    torch.manual_seed(0)
+    cfg = RunConfig(model=ModelConfig(image_shape=(channels, 28, 28), latent_dim=8, zc_dim=2, likelihood=likelihood,
+                                      likelihood_scale=scale))
+    model = CCVAE(cfg.model)
+    last = model.decoder.body[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.zero_()
+    return Engine(model, cfg), model
 
-        def decode(self, z_c, z_style):
-            return z_c.reshape(-1, 1, 4, 4)
 
-    exact = reconstruction_error(Identity(), x)
-    assert exact["mse"] == 0.0 and exact["nll"] == pytest.approx(0.0, abs=1e-3)
-
-    class Grey(Identity):
-        def decode(self, z_c, z_style):
-            return torch.full((len(z_c), 1, 4, 4), 0.5)
-
-    grey = reconstruction_error(Grey(), x)
-    assert grey["mse"] == pytest.approx(0.25) and grey["nll"] == pytest.approx(16 * math.log(2), rel=1e-5)
+@pytest.mark.parametrize("likelihood, channels, scale", [("bernoulli", 1, None), ("laplace", 1, 0.2),
+                                                        ("laplace-channel", 3, 0.1)])
+def test_reconstruction_error_scores_with_the_runs_own_likelihood(likelihood, channels, scale):
+    """-log p(x|z) is the model's own likelihood term: a Laplace run is scored with its scale (a unit-scale
+    Laplace, as the study once did, would report |x - mean| + log 2 whatever the model learned)."""
+    engine, model = _grey_decoder_engine(likelihood, channels, scale or 1.0)
+    if likelihood == "laplace-channel":
+        model.likelihood.running_scale.fill_(scale)  # what training would have learned
+    x = torch.rand(5, channels, 28, 28, generator=torch.Generator().manual_seed(1))
+    out = reconstruction_error(engine, x)
+    residual = (x - 0.5).abs()
+    if likelihood == "bernoulli":
+        expected = channels * 28 * 28 * math.log(2)
+    else:
+        expected = float((residual / scale + math.log(2 * scale)).flatten(1).sum(-1).mean())
+    assert out["nll"] == pytest.approx(expected, rel=1e-4)
+    assert out["mse"] == pytest.approx(float(((x - 0.5) ** 2).mean()), rel=1e-5)
 
 
 def test_measure_all_on_the_real_engine_with_a_fixed_judge():
@@ -187,6 +211,9 @@ class BinaryToyEngine:
 
     def decode(self, z_c, z_style):
         return self.decoder(z_c, z_style).reshape(len(z_c), 1, 1, -1)
+
+    def reconstruction_log_px(self, images):
+        return toy_log_px(self, images)
 
     def predict(self, z_c):
         return (z_c > 0).float()

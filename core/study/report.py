@@ -59,8 +59,10 @@ that differ only in y_i (0 or 1), 100 pairs per attribute. Means over the five a
 
 DEFINITIONS = """\
 - **test acc**: accuracy of the CCVAE's own classifier q(y|z_c) at the encoder mean, on the test split.
-- **recon -log p(x|z)**: mean over test images of -log p(x|z) at the encoder mean, summed over pixels (nats per
-  image; Bernoulli: cross-entropy with grey levels as soft targets). **recon MSE**: mean squared pixel error.
+- **recon -log p(x|z)**: mean over test images of -log p(x|z) at the encoder mean, summed over pixels, under the
+  run's own likelihood (nats per image; Bernoulli: cross-entropy with grey levels as soft targets; a Laplace with
+  its fixed or learned scale). Compare it between runs of the same likelihood. **recon MSE**: mean squared pixel
+  error.
 - **cond-gen acc**: for each label y, z_c ~ p(z_c|y) and style ~ N(0, I) decoded; share the judge calls y
   (mean over labels). Does the conditional prior alone make pictures of y?
 - **swap success**: every test image's z_c moved from p(z_c|y) to p(z_c|y') for every other label y' (y = the
@@ -83,9 +85,10 @@ DEFINITIONS = """\
 BINARY_DEFINITIONS = """\
 - **test acc**: mean per-attribute accuracy of the CCVAE's own classifier q(y|z_c) at the encoder mean, on the
   test split.
-- **recon -log p(x|z)**: mean over test images of -log p(x|z) at the encoder mean, summed over pixels (nats per
-  image; Bernoulli: cross-entropy with grey levels as soft targets; Laplace: |x - mean| + log 2 per pixel).
-  **recon MSE**: mean squared pixel error.
+- **recon -log p(x|z)**: mean over test images of -log p(x|z) at the encoder mean, summed over pixels, under the
+  run's own likelihood (nats per image; Bernoulli: cross-entropy with grey levels as soft targets; a Laplace with
+  its fixed or learned scale). Compare it between runs of the same likelihood. **recon MSE**: mean squared pixel
+  error.
 - **cond-gen acc**: for each attribute i and value v in {0, 1}: label vectors y drawn from p(y) (the training
   frequencies) with y_i = v, z_c ~ p(z_c|y) and style ~ N(0, I) decoded; share the judge gives attribute i the
   value v (mean over the 2A attribute-value pairs). Does the conditional prior alone set each attribute?

@@ -141,7 +141,7 @@ def measure_cell(run_dir: Path, judge: Judge, images: torch.Tensor, study: Study
     stats = None
     if train_sample is not None:  # per class, or per attribute and value for binary attributes
         stats = class_statistics(engine, *train_sample)
-    values = measure_all(engine, judge, images, engine.config.model.likelihood, study.gen_per_label, study.seed,
+    values = measure_all(engine, judge, images, study.gen_per_label, study.seed,
                          class_stats=stats)
     values["measure_seconds"] = round(time.perf_counter() - start, 1)
     if engine.config.data.get("dataset") == "mnist5k-morpho":
