@@ -20,6 +20,7 @@ from core.imaging import tile, upscale
 
 _MARGIN = 6          # px around labels and between panels
 _FONT_SIZE = 14      # px; PIL's bundled font when FreeType is available, else its fixed bitmap font
+_MIN_TITLE_WIDTH = 360  # px: a title never wraps narrower than this, however narrow its grid
 _BG = (255, 255, 255)
 _INK = (0, 0, 0)
 
@@ -95,6 +96,24 @@ def _text_image(text: str, font, rotate: bool = False) -> Image.Image:
     return img.rotate(90, expand=True) if rotate else img
 
 
+def _wrapped_text_image(text: str, font, max_width: int) -> Image.Image:
+    """The text in as few lines as keep each within ``max_width`` px (a word longer than that gets a line of its
+    own), each line centred: a long title as wide as the grid it names, not wider."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and _text_size(font, f"{lines[-1]} {word}")[0] + 2 <= max_width:  # + _text_image's air
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    rendered = [_text_image(line, font) for line in lines or [""]]
+    img = Image.new("RGB", (max(im.width for im in rendered), sum(im.height for im in rendered)), _BG)
+    y = 0
+    for im in rendered:
+        img.paste(im, ((img.width - im.width) // 2, y))
+        y += im.height
+    return img
+
+
 def _upscale(grid: np.ndarray, scale: int) -> Image.Image:
     """uint8 [H, W, 3] -> PIL image scale times larger, nearest-neighbour so pixels stay crisp."""
     return Image.fromarray(np.ascontiguousarray(upscale(grid[..., :3], max(1, int(scale)))), mode="RGB")
@@ -112,14 +131,16 @@ def _labelled_grid(grid_img: Image.Image, cell: tuple[int, int], origin: tuple[i
     col_texts = [str(t) for t in (col_labels or [])][:n_cols]
     vertical = any(_text_size(font, t)[0] > cell[0] - 2 for t in col_texts)
     col_imgs = [_text_image(t, font, rotate=vertical) for t in col_texts]
-    title_img = _text_image(str(title), _font(_FONT_SIZE + 4)) if title else None
-
     left = max((im.width for im in row_imgs), default=0)
     left = left + 2 * _MARGIN if left else 0
+    body = left + grid_img.width + (_MARGIN if left else 0)
+    # the title wraps to the grid's width (but not below a readable line), so a narrow grid gets no wide margin
+    title_img = _wrapped_text_image(str(title), _font(_FONT_SIZE + 4), max(body - 2 * _MARGIN, _MIN_TITLE_WIDTH)) \
+        if title else None
     col_h = max((im.height for im in col_imgs), default=0)
     col_h = col_h + _MARGIN if col_h else 0
     title_h = title_img.height + 2 * _MARGIN if title_img else 0
-    width = max(left + grid_img.width + (_MARGIN if left else 0), (title_img.width + 2 * _MARGIN) if title_img else 0)
+    width = max(body, (title_img.width + 2 * _MARGIN) if title_img else 0)
     top = title_h + col_h
     canvas = Image.new("RGB", (width, top + grid_img.height + (_MARGIN if top or left else 0)), _BG)
     canvas.paste(grid_img, (left, top))

@@ -64,6 +64,20 @@ def test_save_grid_with_long_column_labels(tmp_path):
     assert arr.shape[0] > arr.shape[1]  # too wide for the cells: drawn vertically, the margin grows upwards
 
 
+def test_a_long_title_wraps_to_the_grid_width(tmp_path):
+    """A title longer than its grid is wide takes several lines instead of a wide white margin beside the grid."""
+    images = np.random.default_rng(0).uniform(size=(10, 1, 28, 28)).astype(np.float32)
+    short, long = tmp_path / "short.png", tmp_path / "long.png"
+    title = "Conditional generation per attribute: z_c ~ p(z_c|y) with the column's attribute on, then off; " * 2
+    kwargs = dict(nrow=5, row_labels=["beta=0.001, latent=16: on", "off"], col_labels=list("abcde"))
+    save_image_grid(short, images, title="t", **kwargs)
+    save_image_grid(long, images, title=title, **kwargs)
+    a, b = _png(short), _png(long)
+    assert b.shape[1] == a.shape[1]  # the grid and its labels set the width, not the title
+    assert b.shape[0] >= a.shape[0] + 2 * 14  # at least three lines of title instead of one
+    np.testing.assert_array_equal(a[-a.shape[0] + 40:], b[-a.shape[0] + 40:])  # the grid itself is untouched
+
+
 def test_curves_png_is_not_blank_and_skips_nan(tmp_path):
     path = tmp_path / "curves" / "loss.png"
     series = {"train loss": [(e, 100.0 / (e + 1)) for e in range(10)],
