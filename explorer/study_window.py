@@ -34,8 +34,8 @@ CELL_POINT_SIZE = 3
 CLICK_RADIUS_PX = 7
 SWAP_SIDE = 56
 LANDED, MISSED = "#2a7a2a", "#b03030"
-HELP = ("click a point: select it in every cell (and swap it) \u00b7 double-click a cell: open it in the explorer "
-        "\u00b7 the swap's target: above")
+# short enough to stay whole beside the map progress at 1280 px (the swap's target has its own box at the top)
+HELP = "click a point: select and swap it in every cell \u00b7 double-click a cell: open it in the explorer"
 
 
 class QtStudyModel(QObject):
