@@ -270,6 +270,21 @@ def test_a_long_map_title_never_widens_the_grid(study, cache, qtbot):
     win.close()
 
 
+def test_the_status_help_stays_whole_beside_the_map_progress(study, cache, qtbot):
+    """At 1280 px, while the maps of ten cells are fitted, the help in the status bar used to be cut mid-word by
+    the progress text beside it. It fits, with the longest progress text a fit shows."""
+    from explorer.study_window import HELP
+
+    win = open_study_window(qtbot, study, (1280, 680))
+    win.progress_label.setText("maps 1/10 \u00b7 \u03b2 0.05 \u00b7 z 128: z_s: optimising, epoch 460/500")
+    win.progress.show()
+    qtbot.wait(50)
+    bar = win.statusBar()
+    taken = sum(w.width() + bar.layout().spacing() for w in (win.progress_label, win.progress))
+    assert bar.fontMetrics().horizontalAdvance(HELP) + 24 <= bar.width() - taken  # 24: the bar's own margins
+    win.close()
+
+
 # ---------------------------------------------------------------------------------------------------- headless
 def explorer_command(*args, cache_dir):
     env = dict(os.environ, PYTHONPATH=str(ROOT), CCVAE_CACHE_DIR=str(cache_dir))
