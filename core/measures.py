@@ -19,7 +19,6 @@ form (CelebA, a folder whose CSV has several 0/1 columns); the public functions 
 """
 from __future__ import annotations
 
-
 import torch
 
 from core.class_stats import attribute_stats, class_stats, move_between
