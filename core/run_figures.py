@@ -39,20 +39,26 @@ def generations(engine: Engine, path: Path, per_label: int = 10, seed: int = 0) 
 
 
 def interpolations(engine: Engine, images: torch.Tensor, labels: np.ndarray, path: Path, steps: int = 10) -> None:
-    """Between images of consecutive classes (0 -> 1, 1 -> 2, ...), or between consecutive test images."""
+    """Between images of consecutive classes (0 -> 1, 1 -> 2, ...), or between consecutive test images (binary
+    attributes, or fewer than two classes among the images); no figure from fewer than two images."""
     spec = engine.label_spec
-    if spec.is_multiclass:
+    by_class = spec.is_multiclass
+    pairs = []
+    if by_class:
         firsts = first_per_class(labels, spec.size)
         pairs = list(zip(firsts, firsts[1:]))[:8]
-    else:
+    if not pairs:
+        by_class = False
         pairs = [(2 * i, 2 * i + 1) for i in range(min(6, len(images) // 2))]
+    if not pairs:
+        return
     enc = engine.encode(images)
     rows, names = [], []
     for a, b in pairs:
         for mode in ("full", "zc", "style"):
             z_c, z_s = engine.interpolate((enc.z_c[a], enc.z_style[a]), (enc.z_c[b], enc.z_style[b]), steps, mode)
             rows.append(engine.decode(z_c, z_s).cpu())
-            head = f"{spec.names[int(labels[a])]}->{spec.names[int(labels[b])]}" if spec.is_multiclass else f"{a}->{b}"
+            head = f"{spec.names[int(labels[a])]}->{spec.names[int(labels[b])]}" if by_class else f"{a}->{b}"
             names.append(f"{head} {mode}")
         if len(rows) >= 12:
             break

@@ -127,3 +127,24 @@ def test_side_by_side(tmp_path):
     assert arr.shape[0] > max(a.shape[0], b.shape[0])
     with pytest.raises(ValueError):
         save_side_by_side(path, [])
+
+
+@pytest.mark.parametrize("labels", [[0], [1, 1, 1], [-1, -1]], ids=["one image", "one class", "unlabelled"])
+def test_run_figures_from_a_handful_of_test_images(tmp_path, labels):
+    """A small own folder leaves one test image, or test images of one class only: the run's figures are still
+    drawn (interpolating between consecutive images, or not at all from a single image) instead of the finish
+    phase crashing on an empty interpolation grid."""
+    from core.config import ModelConfig, RunConfig
+    from core.inference import Engine
+    from core.labels import LabelSpec
+    from core.model import CCVAE
+    from core.run_figures import make_run_figures
+
+    torch.manual_seed(0)
+    cfg = RunConfig(model=ModelConfig(image_shape=(3, 32, 32), latent_dim=8,
+                                      label_spec=LabelSpec("multiclass", ("a", "b"))))
+    engine = Engine(CCVAE(cfg.model), cfg)
+    x = torch.rand(len(labels), 3, 32, 32)
+    written = {p.name for p in make_run_figures(engine, x, np.array(labels), [], tmp_path)}
+    assert {"reconstructions.png", "generations.png", "label_swaps.png", "latent_walks.png"} <= written
+    assert ("interpolations.png" in written) == (len(labels) >= 2)
