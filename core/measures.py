@@ -22,6 +22,21 @@ from __future__ import annotations
 import torch
 
 from core.class_stats import attribute_stats, class_stats, move_between
+from core.errors import CCVAEError
+
+# style preservation and locality pair each test image with another one
+MIN_TEST_IMAGES = 2
+
+
+class MeasureError(CCVAEError):
+    """Measures that cannot be taken on these data; one-line message."""
+
+
+def check_test_images(count: int, who: str) -> None:
+    """Refuse, before any training, a data set whose test split is too small to measure."""
+    if count < MIN_TEST_IMAGES:
+        raise MeasureError(f"{who}: the test split has {count} image(s); the measures pair each test image with "
+                           f"another, so they need at least {MIN_TEST_IMAGES} (add images to the data set)")
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -259,8 +274,8 @@ def style_preservation(engine, judge, images: torch.Tensor, seed: int = 0) -> di
     gen = _generator(seed)
     enc = engine.encode(images)
     n = len(enc.z_c)
-    if n < 2:
-        raise ValueError("style preservation needs at least two images (it pairs each with another)")
+    if n < MIN_TEST_IMAGES:
+        raise MeasureError(f"style preservation needs at least {MIN_TEST_IMAGES} images (it pairs each with another)")
     dev = enc.z_c.device
     if _is_binary(engine):
         y_from = torch.as_tensor(engine.predict(enc.z_c)).float().cpu().reshape(n, -1)

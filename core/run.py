@@ -94,6 +94,10 @@ def prepare(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConf
     if not resume:  # the data decides the label kind, image shape (z_c's size, the likelihood) of a new run
         cfg = dataclasses.replace(cfg, model=settle_model(cfg.model, splits.label_spec, splits.image_shape))
     check_labels_match(cfg, splits)
+    if cfg.train.measure:  # refused now rather than after the training
+        from core.measures import check_test_images
+
+        check_test_images(len(splits.test), "--measure")
     if cfg.train.limit_train > 0:
         splits.labelled = splits.labelled[: cfg.train.limit_train]
         splits.unlabelled = splits.unlabelled[: cfg.train.limit_train]
@@ -250,6 +254,10 @@ def refit_run(run_dir: Path, measure: bool = False, device: str = "cpu",
     model, cfg = ckpt.load_run(run_dir, dev)
     splits = load_data(DataConfig(**cfg.data))
     check_labels_match(cfg, splits)
+    if cfg.train.measure:  # refused now rather than after the training
+        from core.measures import check_test_images
+
+        check_test_images(len(splits.test), "--measure")
     if cfg.train.limit_train > 0:
         splits.labelled = splits.labelled[: cfg.train.limit_train]
         splits.unlabelled = splits.unlabelled[: cfg.train.limit_train]

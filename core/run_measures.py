@@ -81,11 +81,13 @@ def measure_run(run_dir: Path, judge_dir: Path | None = None, device: str = "cpu
     from core.data import DataConfig, load_data
     from core.inference import Engine
     from core.judge import JudgeSettings, load_or_train_judge
+    from core.measures import check_test_images
 
     say = log or (lambda msg: None)
     engine = engine or Engine.from_run(run_dir, device=device)
     if splits is None:
         splits = load_data(DataConfig(**{**engine.config.data, "sup_frac": 1.0, "num_labels": None}))
+    check_test_images(len(splits.test), "measure")  # before the judge is trained
     seed = int(engine.config.train.seed if seed is None else seed)
     judge_dir = Path(judge_dir) if judge_dir else default_judge_dir(engine.config.data)
     judge = load_or_train_judge(judge_dir, dict(engine.config.data), splits, JudgeSettings(seed=0), engine.device, say)
@@ -97,9 +99,7 @@ def measure_run(run_dir: Path, judge_dir: Path | None = None, device: str = "cpu
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.checkpoint import CheckpointError
-    from core.data import DataError
-    from core.judge import JudgeError
+    from core.errors import CCVAEError
     from core.options import OneLineParser, at_least, fail, finished_run_or_error, set_threads
 
     p = OneLineParser(prog="ccvae-train measure", description=__doc__.split("\n\n")[0])
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(args.threads)
     try:
         summary = measure_run(Path(args.run), args.judge_dir, args.device, log=lambda m: print(m, file=sys.stderr))
-    except (CheckpointError, DataError, JudgeError, ValueError) as e:
+    except (CCVAEError, ValueError) as e:  # a run, data, judge or measure that cannot be used: one line
         return fail(str(e))
     print(json.dumps({"run": str(Path(args.run)), **summary["measures"],
                       "swap_choice": summary.get("swap_choice", {}).get("method")}))

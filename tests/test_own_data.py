@@ -327,6 +327,27 @@ def test_bad_folders_give_one_error_line_exit_2_and_no_run_folder(tmp_path, prob
     assert not out.exists()
 
 
+def test_a_folder_too_small_to_measure_is_refused_before_training_and_still_trains_alone(tmp_path):
+    """Six images leave one test image. Training alone finishes with its figures (a one-image test split used to
+    crash the finish phase after the training); a study, --measure and `measure` refuse the data in one line, as
+    their measures pair test images, before anything is trained or written (they used to crash after)."""
+    data = tmp_path / "data"
+    class_folders(data, per_class=2, unlabelled=0, loose=0)
+    common = ("--dataset", "folder", "--data-dir", str(data), "--epochs", "1", "--threads", "1", "--quiet")
+    for out, extra in ((tmp_path / "measured", ("--measure", "--no-maps")),
+                       (tmp_path / "study", ("--betas", "1", "--latent-dims", "8"))):
+        proc = run_cli(*(("study",) if out.name == "study" else ()), *common, "--out", str(out), *extra)
+        assert_one_error_line(proc, "the test split has 1 image(s)", "need at least 2")
+        assert not out.exists()
+    run = tmp_path / "run"
+    proc = run_cli(*common, "--out", str(run), "--no-maps")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {"reconstructions.png", "label_swaps.png", "latent_walks.png"} <= {p.name for p in (run / "figures").iterdir()}
+    proc = run_cli("measure", str(run), "--judge-dir", str(tmp_path / "judge"))
+    assert_one_error_line(proc, "measure: the test split has 1 image(s)")
+    assert "measures" not in json.loads((run / "summary.json").read_text())
+
+
 # ----------------------------------------------------------------------------- a run that travels
 def test_thumbnail_side_keeps_a_10000_point_run_small():
     from core.latents import thumbnail_side

@@ -22,7 +22,7 @@ from core.data import DataConfig, load_data
 from core.device import pick_device
 from core.judge import Judge, JudgeSettings, load_or_train_judge
 from core.labels import labelled_mask
-from core.measures import class_statistics, measure_all
+from core.measures import check_test_images, class_statistics, measure_all
 from core.run import SUMMARY_FILE, train_run
 from core.run_measures import headline, write_into_summary
 from core.study.grid import Cell, StudyConfig, StudyError, random_subset
@@ -181,13 +181,13 @@ def run_study(out: Path, study: StudyConfig, *, log: Callable[[str], None] | Non
     train = train or train_run
     say = log or (lambda msg: None)
     study.validate()
+    wall_start = time.perf_counter()
+    device = pick_device(study.run.train.device)
+    splits = load_data(DataConfig(**{**study.data, "sup_frac": 1.0}))
+    check_test_images(len(splits.test), "study")  # before any folder is written or cell trained
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt.atomic_write_json(out / STUDY_FILE, study.to_json())
-    wall_start = time.perf_counter()
-    device = pick_device(study.run.train.device)
-
-    splits = load_data(DataConfig(**{**study.data, "sup_frac": 1.0}))
     cells = study.cells()
     with_sup = len(study.sup_fracs) > 1
     configs = {cell: cell.run_config(study) for cell in cells}
