@@ -28,7 +28,7 @@ from core import checkpoint as ckpt
 from core import distributed
 from core.config import RunConfig
 from core.data import DataConfig, DataSplits, load_data
-from core.data.counts import counts_line, split_counts
+from core.data.counts import counts_line, label_warnings, split_counts
 from core.device import pick_device
 from core.errors import CCVAEError
 from core.inference import Engine
@@ -225,6 +225,8 @@ def train_run(run_dir: Path, cfg: RunConfig | None = None, *, resume: bool = Fal
     cfg = dataclasses.replace(cfg, extra={**cfg.extra, **facts, "counts": counts})
     if log and group.is_main:
         log(counts_line(counts))
+        for warning in label_warnings(counts):
+            log(f"warning: {warning}")
     distributed.agree(group, lambda: group.is_main and _create_run_folder(run_dir, cfg))
     trainer = Trainer(run_dir, cfg, splits, model, device, group=group, progress=progress,
                       on_epoch=on_epoch, wrap_model=wrap_model)

@@ -348,6 +348,32 @@ def test_a_folder_too_small_to_measure_is_refused_before_training_and_still_trai
     assert "measures" not in json.loads((run / "summary.json").read_text())
 
 
+def test_labels_the_training_images_cannot_teach_are_warned_before_training(tmp_path):
+    """An attribute that is 0 on every labelled training image (a CSV column left at its default), or a class no
+    labelled training image has, trains nothing: a `warning:` line says so with the counts, before the epochs."""
+    from core.data.counts import label_warnings
+
+    names = []
+    for i in range(20):
+        names.append(f"b{i}.png")
+        save(shape_image(SHAPES[i % 3], i, size=(30, 30), mode="L"), tmp_path / "data" / names[-1])
+    (tmp_path / "data" / "labels.csv").write_text(
+        "file,round,hat\n" + "\n".join(f"{n},{i % 2},0" for i, n in enumerate(names)) + "\n")
+    proc = run_cli("--dataset", "folder", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+                   "--epochs", "1", "--threads", "1", "--no-maps", "--no-figures")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stderr.splitlines()
+    counts_at = next(i for i, line in enumerate(lines) if line.startswith("images: train"))
+    assert lines[counts_at + 1].startswith("warning: attribute 'hat' is 0 on all 16 labelled training images")
+    assert not any("'round'" in line for line in lines)
+
+    multiclass = {"train": {"labelled": 5, "per_class": {"a": 3, "b": 2, "c": 0}}}
+    assert len(label_warnings(multiclass)) == 1 and "class 'c' has no labelled training image" in label_warnings(multiclass)[0]
+    always = {"train": {"labelled": 4, "per_attribute": {"x": {"1": 4, "0": 0}, "y": {"1": 1, "0": 3}}}}
+    assert [w.split(":")[0] for w in label_warnings(always)] == ["attribute 'x' is 1 on all 4 labelled training images, never 0"]
+    assert label_warnings({"train": {"labelled": 0, "per_class": {"a": 0}}}) == []  # nothing labelled: said elsewhere
+
+
 # ----------------------------------------------------------------------------- a run that travels
 def test_thumbnail_side_keeps_a_10000_point_run_small():
     from core.latents import thumbnail_side

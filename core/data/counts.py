@@ -53,3 +53,24 @@ def counts_line(counts: dict) -> str:
         hidden = f", {c['labels_hidden']} of them with labels hidden" if c.get("labels_hidden") else ""
         parts.append(f"{name} {c['images']} ({c['labelled']} labelled, {c['unlabelled']} unlabelled{hidden})")
     return "images: " + "; ".join(parts)
+
+
+def label_warnings(counts: dict) -> list[str]:
+    """What the labelled training images cannot teach: a class none of them has, an attribute that is the same on
+    all of them. Training still runs (the rest of the labels are worth it), but the user should know before it
+    does: nothing in the model will correspond to that label."""
+    train = counts["train"]
+    n = train["labelled"]
+    if n == 0:
+        return []
+    out = []
+    for name, found in train.get("per_class", {}).items():
+        if found == 0:
+            out.append(f"class {name!r} has no labelled training image: the classifier never learns it and its "
+                       f"prior p(z_c|y) stays where it started (swaps to it and generations of it show nothing)")
+    for name, values in train.get("per_attribute", {}).items():
+        for value, other in (("1", "0"), ("0", "1")):
+            if values[value] == n:
+                out.append(f"attribute {name!r} is {value} on all {n:,} labelled training images, never {other}: "
+                           f"the model cannot learn it (its flips, walks and generations show nothing)")
+    return out
