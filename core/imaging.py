@@ -1,4 +1,5 @@
-"""Image arrays for display and export, one implementation for the explorer and the figures.
+"""Image arrays for display and export, one implementation for the explorer and the figures; and how an image
+file's pixels become the picture a person sees, one implementation for training data and the explorer.
 
 float [C, H, W] in [0, 1] (torch or numpy) or uint8 -> uint8 [H, W] (grey) / [H, W, 3] (colour); whole-factor
 nearest-neighbour upscaling (crisp pixels for 28x28 digits); grids of equally sized images. Qt-free and torch-free
@@ -7,6 +8,45 @@ nearest-neighbour upscaling (crisp pixels for 28x28 digits); grids of equally si
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image, ImageOps
+
+# grey modes with more than 8 bits: PIL's convert("L") clips them at 255 (a 16-bit microscope image turned
+# almost white), so they are scaled from their full range instead
+_DEEP_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def _full_range(mode: str, values: np.ndarray) -> float:
+    """The value that means white: 65535 for 16-bit grey; for 32-bit integers ("I", which 16-bit files also
+    open as) 65535 when every value fits 16 bits, else 2^31 - 1; 1.0 for floating point ("F")."""
+    if mode == "F":
+        return 1.0
+    if mode == "I" and values.size and float(values.max()) > 65535:
+        return float(2 ** 31 - 1)
+    return 65535.0
+
+
+def as_seen(image: Image.Image, channels: int) -> Image.Image:
+    """An opened image as a viewer shows it, in a mode ready to crop and resize: its EXIF orientation applied,
+    transparency laid on white, then 8-bit "L" (``channels`` 1) or "RGB" (3); a grey image of more than 8 bits
+    becomes a float "F" image in [0, 1] (``pixels`` makes it three channels when asked for colour)."""
+    ImageOps.exif_transpose(image, in_place=True)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        flat.alpha_composite(rgba)
+        image = flat
+    if image.mode in _DEEP_GREY:
+        values = np.asarray(image, dtype=np.float32)
+        return Image.fromarray(np.clip(values / _full_range(image.mode, values), 0.0, 1.0), mode="F")
+    return image.convert("L" if channels == 1 else "RGB")
+
+
+def pixels(image: Image.Image, channels: int) -> np.ndarray:
+    """float32 [H, W] (``channels`` 1) or [H, W, 3] in [0, 1] of an image from ``as_seen`` (cropped or resized)."""
+    if image.mode == "F":
+        grey = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+        return grey if channels == 1 else np.repeat(grey[..., None], 3, axis=-1)
+    return np.asarray(image, dtype=np.float32) / 255.0
 
 
 def to_uint8(images) -> np.ndarray:

@@ -31,19 +31,14 @@ class Polarity(enum.Enum):
 
 def read_image(path) -> np.ndarray:
     """float32 [H, W, 3] in [0, 1] of an image file; raises ImageReadError with one line."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
+
+    from core.imaging import as_seen, pixels
 
     path = Path(path)
     try:
         with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            image.load()
-            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-                rgba = image.convert("RGBA")
-                flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                flat.alpha_composite(rgba)
-                image = flat
-            rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+            rgb = pixels(as_seen(image, 3), 3)  # as training reads its images (core.imaging)
     except FileNotFoundError:
         raise ImageReadError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -122,3 +122,56 @@ def test_folder_undecodable_image_refused_at_load_or_named_when_read(tmp_path):
     # through a DataLoader worker the error keeps its own one-line message
     with pytest.raises(DataError, match=r"^\S*broken.png: cannot decode image"):
         list(iterate_batches(part, np.array([i]), 1, shuffle=False, generator=None, num_workers=1))
+
+
+# ------------------------------------------------------------------- pixels as a viewer shows them
+def test_image_files_are_read_as_a_viewer_shows_them(tmp_path):
+    """A 16-bit grey image keeps its grey levels (PIL's convert("L") clipped everything above 255 to white), a
+    transparent background is white, a photo's EXIF orientation is applied; the explorer reads an added image
+    the same way (one function, core.imaging)."""
+    from core.data import ImageFileLoader
+    from explorer.own_images import read_image
+
+    ramp = np.linspace(0, 65535, 30 * 40).astype(np.uint16).reshape(30, 40)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode == "I;16"
+    grey = ImageFileLoader(1, 28)(str(tmp_path / "deep.png"))
+    assert abs(float(grey.mean()) - 0.5) < 0.02 and float(grey.min()) < 0.05  # was 0.996 mean: all but white
+    colour = ImageFileLoader(3, 28)(str(tmp_path / "deep.png"))
+    assert torch.equal(colour[0], grey[0]) and torch.equal(colour[1], colour[2])
+    np.testing.assert_allclose(read_image(tmp_path / "deep.png")[..., 0], ramp / 65535.0, atol=1e-6)
+
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[..., 0], rgba[:10, :, 3] = 255, 255  # red, the top half opaque, the bottom half transparent
+    Image.fromarray(rgba).save(tmp_path / "sprite.png")
+    sprite = ImageFileLoader(3, 28)(str(tmp_path / "sprite.png"))
+    assert sprite[:, 3, 14].tolist() == [1.0, 0.0, 0.0] and sprite[:, 24, 14].tolist() == [1.0, 1.0, 1.0]
+
+    landscape = np.zeros((20, 40), np.uint8)
+    landscape[:, :20] = 255  # white on the left; EXIF orientation 6 shows it turned a quarter clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(landscape).save(tmp_path / "photo.jpg", exif=exif, quality=95)
+    shown = ImageFileLoader(1, 28, "pad")(str(tmp_path / "photo.jpg"))[0]
+    assert float(shown[4:10, 10:18].mean()) > 0.9 and float(shown[18:24, 10:18].mean()) < 0.1  # white on top
+
+
+def test_a_large_jpeg_decoded_small_gives_the_full_decode_s_picture(tmp_path):
+    """Large JPEGs are decoded at reduced scale (bench/image_decode.py: a 12-megapixel photo 4-5x faster for a
+    64x64 model); the picture is the full decode's within a grey level on average and eight at most (the DCT's
+    shrinking filters a little differently), in every resize mode and grey too."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from image_decode import full_decode, photo
+
+    from core.data import ImageFileLoader
+
+    photo(1600, 1200, 0).save(tmp_path / "p.jpg", quality=88)
+    for channels in (1, 3):
+        ours = ImageFileLoader(channels, 64)(str(tmp_path / "p.jpg"))
+        assert ours.shape == (channels, 64, 64)
+        apart = (ours - full_decode(str(tmp_path / "p.jpg"), channels, 64)).abs()
+        assert float(apart.mean()) <= 1 / 255 and float(apart.max()) <= 8 / 255
+    for mode in ("crop", "pad"):
+        assert ImageFileLoader(3, 32, mode)(str(tmp_path / "p.jpg")).shape == (3, 32, 32)
