@@ -524,7 +524,8 @@ def load_maps(path: str | os.PathLike, expected_key: str | None = None) -> Laten
     except FileNotFoundError:
         return None
     except Exception as exc:  # corrupt zip, truncated file, missing arrays, object arrays: recompute instead
-        log.warning("ignoring unreadable maps cache %s: %s", path, exc)
+        # numpy's own text for a file that is not an .npz suggests loading it with pickle: name the kind instead
+        log.warning("ignoring unreadable maps cache %s (%s); the maps are computed again", path, type(exc).__name__)
         return None
     if expected_key is not None and key != expected_key:
         return None
