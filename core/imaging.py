@@ -29,7 +29,10 @@ def as_seen(image: Image.Image, channels: int) -> Image.Image:
     """An opened image as a viewer shows it, in a mode ready to crop and resize: its EXIF orientation applied,
     transparency laid on white, then 8-bit "L" (``channels`` 1) or "RGB" (3); a grey image of more than 8 bits
     becomes a float "F" image in [0, 1] (``pixels`` makes it three channels when asked for colour)."""
-    ImageOps.exif_transpose(image, in_place=True)
+    try:
+        ImageOps.exif_transpose(image, in_place=True)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block (struct, key or value errors): the pixels are still
+        pass  # good, and are read as stored
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
