@@ -469,3 +469,19 @@ def test_a_small_run_keeps_its_images_whole_whatever_the_map_point_limit(tmp_pat
     same_size = Latents(**{**vars(lat), "images": None, "thumbnails": lat.images})
     pics = PointImages(same_size, {"dataset": "folder", "data_dir": str(tmp_path / "gone")}, image_shape=(3, 64, 64))
     assert pics.stored and pics[0].shape == (64, 64, 3) and pics.problem is None
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"], ids=["comma", "semicolon", "tab"])
+def test_label_tables_as_spreadsheets_save_them(tmp_path, delimiter):
+    """Semicolon-separated (a spreadsheet's CSV in many locales) and tab-separated tables read like comma ones,
+    with a byte-order mark and Windows line ends; a path with the separator inside quotes stays one cell."""
+    rows = [f"file{delimiter}shape{delimiter}pointy"]
+    for i in range(12):
+        name = f"a {i}{delimiter}x.png" if i == 0 else f"p{i}.png"
+        save(shape_image(SHAPES[i % 3], i, size=(30, 30), mode="L"), tmp_path / name)
+        cell = f'"{name}"' if delimiter in name else name
+        rows.append(f"{cell}{delimiter}{i % 2}{delimiter}{int(i % 3 == 0)}")
+    (tmp_path / "labels.csv").write_text("\r\n".join(rows) + "\r\n", encoding="utf-8-sig", newline="")
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), image_size=28))
+    assert s.label_spec.kind == BINARY and s.label_spec.names == ("shape", "pointy")
+    assert len(s.train) + len(s.val) + len(s.test) == 12

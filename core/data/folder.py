@@ -62,10 +62,20 @@ def read_label_csv(csv_path: Path, data_dir: Path) -> Listing:
     return Listing(paths=paths, labels=labels, spec=spec, split=split, source=str(csv_path))
 
 
+def _delimiter(header_line: str) -> str:
+    """Spreadsheets in many locales save "CSV" separated by semicolons, and tab-separated tables are common: the
+    header row says which (the separator it holds most of; a comma when it holds none of them)."""
+    counts = {d: header_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
 def _read_rows(csv_path: Path, data_dir: Path) -> tuple[list[list[str]], list[int], list[str]]:
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as f:  # -sig: spreadsheets often add a BOM
-            reader = csv.reader(f)
+            delimiter = _delimiter(f.readline())
+            f.seek(0)
+            reader = csv.reader(f, delimiter=delimiter)
             table = [([cell.strip() for cell in row], reader.line_num) for row in reader
                      if any(cell.strip() for cell in row)]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
@@ -75,7 +85,7 @@ def _read_rows(csv_path: Path, data_dir: Path) -> tuple[list[list[str]], list[in
     header = table[0][0]
     if len(header) < 2:
         raise DataError(f"{csv_path}: header has {len(header)} column(s); expected an image path column "
-                        "and at least one label column")
+                        "and at least one label column, separated by commas, semicolons or tabs")
     if os.path.isfile(os.path.join(data_dir, header[0])):
         raise DataError(f"{csv_path}: the first row names an image ({header[0]}); a header row is required")
     if len(set(header[1:])) != len(header) - 1:
