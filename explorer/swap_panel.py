@@ -5,12 +5,14 @@ lands (a star). Everything shown is the model's: a new A (or B, for a transfer) 
 """
 from __future__ import annotations
 
-from PyQt6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout,
+                             QWidget)
 
 from explorer.image_panel import heading
 from explorer.model import Kind, Using
 from explorer.qt_adapter import QtModel
-from explorer.widgets import ImageView, ProbBars, label_colours
+from explorer.widgets import ElidedLabel, ImageView, ProbBars, label_colours
 
 USING = (Using.PRIOR, Using.CLASS_STATS)
 HINT = "Choose A (click), then swap its label; shift-click a B to transfer its characteristics."
@@ -20,9 +22,8 @@ def _captioned(view: ImageView) -> QWidget:
     box = QWidget()
     layout = QVBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
-    label = QLabel()
+    label = ElidedLabel()  # one line whatever its length: the picture below keeps its room
     label.setStyleSheet("color: #404040;")
-    label.setWordWrap(True)
     layout.addWidget(label)
     layout.addWidget(view, 1)
     box.caption = label
@@ -64,11 +65,19 @@ class SwapPanel(QWidget):
         controls.addWidget(self.transfer_button, 3, 0, 1, 2)
         controls.addWidget(self.use_button, 4, 0, 1, 2)
         controls.setRowStretch(5, 1)
+        # the bars scroll on their own: with many attributes (18 in CelebA) they made the whole tab taller than
+        # its room, and the pictures beside them, centred in that height, slid below the visible part
+        bars = QScrollArea()
+        bars.setWidget(self.probs)
+        bars.setWidgetResizable(True)
+        bars.setFrameShape(QScrollArea.Shape.NoFrame)
+        bars.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        bars.setMinimumHeight(3 * ProbBars.ROW + 4)
+        bars.setAlignment(Qt.AlignmentFlag.AlignTop)
         right = QVBoxLayout()
         right.addWidget(heading("Classifier on the result"))
         right.addWidget(self.verdict)
-        right.addWidget(self.probs)
-        right.addStretch(1)
+        right.addWidget(bars, 1)
         layout = QHBoxLayout(self)
         layout.addLayout(controls, 0)
         for box in (self.original_box, self.other_box, self.result_box):
@@ -131,7 +140,7 @@ class SwapPanel(QWidget):
             self.other_box.caption.setText(f"B #{m.b} (label {m.point_label_text(m.b)}){gives}")
         else:
             self.other.set_image(None)
-            self.other_box.caption.setText("B: none (shift-click a point)")
+            self.other_box.caption.setText("B: shift-click a point")  # short: the caption is one line
         self.use_button.setEnabled(r is not None)
         if r is None:
             self.result.set_image(None)

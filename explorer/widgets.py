@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtCore import QRectF, QSize, Qt
 from PyQt6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
-from PyQt6.QtWidgets import QSizePolicy, QWidget
+from PyQt6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 # tab10: ten distinguishable colours; more classes get evenly spaced hues.
 _TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -159,3 +159,31 @@ class ProbBars(QWidget):
             colour = self.colours[i] if self.multiclass and i < len(self.colours) else QColor("#e6550d" if v > 0.5 else "#8da0cb")
             p.fillRect(QRectF(name_w, y + 3, bar_w * min(max(v, 0.0), 1.0), self.ROW - 6), colour)
             p.drawText(QRectF(name_w + bar_w + 4, y, value_w, self.ROW), Qt.AlignmentFlag.AlignVCenter, f"{v:.2f}")
+
+
+class ElidedLabel(QLabel):
+    """One line of plain text, cut with an ellipsis to the label's width; the whole text is its tooltip and what
+    ``text()`` returns. A long caption (the attributes of A in an 18-attribute run) took as many lines as it
+    needed and pushed the picture under it out of sight."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        self._full = str(text)
+        self.setToolTip(self._full)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(1, self.width()))
+        super().setText(shown)

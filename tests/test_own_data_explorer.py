@@ -113,3 +113,52 @@ def test_a_moved_data_folder_shows_thumbnails_says_so_once_and_can_be_located(qt
     finally:
         window.qt_model.message.disconnect(messages.append)
         (folder_run / "elsewhere").rename(folder_run / "data")
+
+
+@pytest.fixture(scope="module")
+def many_attributes_run(tmp_path_factory):
+    """A run on 40 grey images with 18 binary attributes, as many as the CCVAE's CelebA setting."""
+    from core.config import ModelConfig, RunConfig, TrainConfig
+    from core.data import DataConfig
+    from core.run import train_run
+    from tests.test_own_data import SHAPES, save, shape_image
+
+    root = tmp_path_factory.mktemp("attributes18")
+    names = [f"attribute_with_a_long_name_{k}" for k in range(18)]
+    rows = ["file," + ",".join(names)]
+    for i in range(40):
+        save(shape_image(SHAPES[i % 3], i, size=(30, 30), mode="L"), root / "data" / f"a{i}.png")
+        rows.append(f"a{i}.png," + ",".join(str((i >> (k % 5)) & 1) for k in range(18)))
+    (root / "data" / "labels.csv").write_text("\n".join(rows) + "\n")
+    cfg = RunConfig(model=ModelConfig(latent_dim=24),
+                    train=TrainConfig(epochs=1, batch_size=16, map_points=40, make_maps=True, make_figures=False,
+                                      threads=1),
+                    data=DataConfig(dataset="folder", data_dir=str(root / "data"), image_size=28).to_json())
+    cfg.objective.num_qyx_samples = 4
+    train_run(root / "run", cfg, progress=False)
+    return root / "run"
+
+
+def test_eighteen_attributes_keep_the_swap_tab_within_its_room(many_attributes_run, qtbot):
+    """At 1280x680 (a 1280x720 screen) the classifier's 18 bars made the swap tab taller than its room: the tab
+    scrolled, the pictures (centred in that height) slid out of sight, and A's caption, listing its attributes,
+    took many lines. Now the bars scroll on their own, captions are one line (the whole text in the tooltip)."""
+    from PyQt6.QtCore import QPoint, QRect
+
+    win = MainWindow(remember_layout=False)
+    qtbot.addWidget(win)
+    win.resize(1280, 680)
+    win.show_run(RunData.open(many_attributes_run))
+    win.show()
+    qtbot.waitExposed(win)
+    win.model.select_a(int(np.flatnonzero(win.model.run.latents.labels.sum(1) >= 6)[0]))
+    win.tabs.setCurrentIndex(0)
+    qtbot.wait(50)
+    area, panel = win.tabs.widget(0), win.swap_panel
+    assert area.verticalScrollBar().maximum() == 0  # the tab's content fits its room
+    picture = QRect(panel.original.mapTo(area.viewport(), QPoint(0, 0)), panel.original.size())
+    assert area.viewport().rect().contains(picture), (picture, area.viewport().rect())
+    caption = panel.original_box.caption
+    assert caption.text().startswith(f"A #{win.model.a} (label attribute_with_a_long_name_")
+    assert caption.height() < 2 * caption.fontMetrics().height() and caption.toolTip() == caption.text()
+    win.close()
