@@ -6,7 +6,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from explorer.qt_adapter import QtModel
-from explorer.widgets import ImageView
+from explorer.widgets import ElidedLabel, ImageView
 
 STRIP = 10  # neighbours per strip
 
@@ -32,7 +32,7 @@ class NeighboursPanel(QWidget):
         self.title.setWordWrap(True)
         grid = QGridLayout()
         self.strips: dict[str, list[ClickableImage]] = {}
-        self.captions: dict[str, list[QLabel]] = {}
+        self.captions: dict[str, list[ElidedLabel]] = {}
         texts = {"zc": "nearest in z_c\n(same characteristics,\nother styles)",
                  "style": "nearest in style\n(same style,\nother characteristics)"}
         for row, name in enumerate(("zc", "style")):
@@ -42,7 +42,7 @@ class NeighboursPanel(QWidget):
             self.strips[name], self.captions[name] = [], []
             for k in range(STRIP):
                 view = ClickableImage(self.model.select_a)
-                caption = QLabel()
+                caption = ElidedLabel()  # a binary run's attribute list would widen its column past the tab
                 caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
                 caption.setStyleSheet("color: #606060; font-size: 8pt;")
                 grid.addWidget(view, 2 * row, k + 1)

@@ -19,7 +19,9 @@ GAP = 2
 class WalkGrid(ImageView):
     """The tiled walk with a name left of each row."""
 
-    LEFT = 90
+    LEFT = 90               # the names' column at least; wider for longer names, up to MAX_LEFT_SHARE of the width
+    MAX_LEFT_SHARE = 0.3
+    MIN_FONT_PX = 7
 
     def __init__(self, parent=None):
         super().__init__(200, parent)
@@ -30,15 +32,22 @@ class WalkGrid(ImageView):
         p.fillRect(self.rect(), QColor("#f4f4f4"))
         if self._image is None:
             return
+        widest = max((p.fontMetrics().horizontalAdvance(name) for name in self.rows), default=0) + 8
+        left = max(self.LEFT, min(widest, int(self.width() * self.MAX_LEFT_SHARE)))
         w, h = self._image.width(), self._image.height()
-        scale = min((self.width() - self.LEFT) / w, self.height() / h)
-        target = QRectF(self.LEFT, (self.height() - h * scale) / 2, w * scale, h * scale)
+        scale = min((self.width() - left) / w, self.height() / h)
+        target = QRectF(left, (self.height() - h * scale) / 2, w * scale, h * scale)
         p.drawImage(target, self._image)
         row_h = target.height() / max(1, len(self.rows))
+        if row_h < p.fontMetrics().height():  # many rows (18 attributes): a smaller font keeps one name per row
+            font = p.font()
+            font.setPixelSize(max(self.MIN_FONT_PX, int(row_h)))
+            p.setFont(font)
         p.setPen(QColor("#202020"))
-        for i, name in enumerate(self.rows):
-            p.drawText(QRectF(0, target.top() + i * row_h, self.LEFT - 6, row_h),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+        for i, name in enumerate(self.rows):  # a name longer than the column ends in an ellipsis, not cut off
+            shown = p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, left - 6)
+            p.drawText(QRectF(0, target.top() + i * row_h, left - 6, row_h),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, shown)
 
 
 class WalkPanel(QWidget):

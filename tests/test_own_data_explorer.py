@@ -161,4 +161,8 @@ def test_eighteen_attributes_keep_the_swap_tab_within_its_room(many_attributes_r
     caption = panel.original_box.caption
     assert caption.text().startswith(f"A #{win.model.a} (label attribute_with_a_long_name_")
     assert caption.height() < 2 * caption.fontMetrics().height() and caption.toolTip() == caption.text()
+    win.tabs.setCurrentIndex(3)  # the neighbours: their captions list 18 attributes, and widened the strip
+    qtbot.wait(50)
+    assert win.tabs.widget(3).horizontalScrollBar().maximum() == 0
+    assert win.neighbours_panel.captions["zc"][0].text().startswith("#")
     win.close()
