@@ -75,6 +75,14 @@ def resumed_config(stored: RunConfig, wanted: RunConfig) -> RunConfig:
     return dataclasses.replace(stored, train=dataclasses.replace(stored.train, **changes), data=data)
 
 
+def _refuse_unmeasurable(splits: DataSplits, measure: bool) -> None:
+    """With --measure, a test split too small to measure is refused up front (core.measures.check_test_images)."""
+    if measure:
+        from core.measures import check_test_images
+
+        check_test_images(len(splits.test), "--measure")
+
+
 def prepare(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConfig, DataSplits, CCVAE]:
     """Check the folder, load the data, build the model (with p(y) from the labelled subset)."""
     run_dir = Path(run_dir)
@@ -94,10 +102,7 @@ def prepare(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConf
     if not resume:  # the data decides the label kind, image shape (z_c's size, the likelihood) of a new run
         cfg = dataclasses.replace(cfg, model=settle_model(cfg.model, splits.label_spec, splits.image_shape))
     check_labels_match(cfg, splits)
-    if cfg.train.measure:  # refused now rather than after the training
-        from core.measures import check_test_images
-
-        check_test_images(len(splits.test), "--measure")
+    _refuse_unmeasurable(splits, cfg.train.measure)  # before the training, not after it
     if cfg.train.limit_train > 0:
         splits.labelled = splits.labelled[: cfg.train.limit_train]
         splits.unlabelled = splits.unlabelled[: cfg.train.limit_train]
@@ -256,10 +261,7 @@ def refit_run(run_dir: Path, measure: bool = False, device: str = "cpu",
     model, cfg = ckpt.load_run(run_dir, dev)
     splits = load_data(DataConfig(**cfg.data))
     check_labels_match(cfg, splits)
-    if cfg.train.measure:  # refused now rather than after the training
-        from core.measures import check_test_images
-
-        check_test_images(len(splits.test), "--measure")
+    _refuse_unmeasurable(splits, measure)  # before the model is changed, not after
     if cfg.train.limit_train > 0:
         splits.labelled = splits.labelled[: cfg.train.limit_train]
         splits.unlabelled = splits.unlabelled[: cfg.train.limit_train]

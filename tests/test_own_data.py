@@ -346,6 +346,10 @@ def test_a_folder_too_small_to_measure_is_refused_before_training_and_still_trai
     proc = run_cli("measure", str(run), "--judge-dir", str(tmp_path / "judge"))
     assert_one_error_line(proc, "measure: the test split has 1 image(s)")
     assert "measures" not in json.loads((run / "summary.json").read_text())
+    model = (run / "model.pt").read_bytes()
+    proc = run_cli("refit-prior", str(run), "--measure")
+    assert_one_error_line(proc, "--measure: the test split has 1 image(s)")
+    assert (run / "model.pt").read_bytes() == model  # refused before the prior was refitted and saved
 
 
 def test_labels_the_training_images_cannot_teach_are_warned_before_training(tmp_path):
