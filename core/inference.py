@@ -112,15 +112,18 @@ class Engine:
         return self.decode(enc.z_c, enc.z_style)
 
     @torch.inference_mode()
-    def reconstruction_log_px(self, images, batch_size: int = 1000) -> torch.Tensor:
-        """log p(x|z) [B] at the encoder mean, summed over pixels, under the model's own likelihood (the term the
-        objective trains: a Laplace with its fixed, per-channel or per-pixel scale, a continuous Bernoulli...)."""
+    def reconstruct_scored(self, images, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+        """decode(encode(x)) at the encoder mean [B, C, H, W] in [0, 1], and log p(x|z) [B] there, summed over
+        pixels, under the model's own likelihood (the term the objective trains: a Laplace with its fixed,
+        per-channel or per-pixel scale, a continuous Bernoulli...); one pass of the networks for both."""
         x = self._images(images)
-        out = []
+        images_out, log_px = [], []
         for chunk in x.split(batch_size):
             loc, _ = self.model.encode(chunk)
-            out.append(self.model.log_px(self.model.decode_raw(loc), chunk))
-        return torch.cat(out)
+            raw = self.model.decode_raw(loc)
+            images_out.append(self.model.likelihood.mean(raw))
+            log_px.append(self.model.log_px(raw, chunk))
+        return torch.cat(images_out), torch.cat(log_px)
 
     # ------------------------------------------------------------ the conditional prior
     @torch.inference_mode()

@@ -98,9 +98,8 @@ def reconstruction_error(engine, images: torch.Tensor) -> dict:
     is scored with its learned scale, not as a unit-scale Laplace), and ``mse``: mean squared pixel error.
     """
     x = torch.as_tensor(images).float().cpu()
-    enc = engine.encode(x)
-    recon = torch.as_tensor(engine.decode(enc.z_c, enc.z_style)).float().cpu()
-    log_px = torch.as_tensor(engine.reconstruction_log_px(x)).float().cpu()
+    recon, log_px = engine.reconstruct_scored(x)
+    recon, log_px = torch.as_tensor(recon).float().cpu(), torch.as_tensor(log_px).float().cpu()
     return {"nll": float(-log_px.mean()), "mse": float(((x - recon) ** 2).mean())}
 
 

@@ -16,10 +16,12 @@ class Encoded:
         self.z_c, self.z_style = z_c, z_style
 
 
-def toy_log_px(engine, images):
-    """The toys' likelihood: a unit Gaussian on the vectors (only measure_all's reconstruction column reads it)."""
+def toy_reconstruct_scored(engine, images):
+    """The toys' reconstruction and likelihood, a unit Gaussian on the vectors (only measure_all's reconstruction
+    columns read them)."""
     enc = engine.encode(images)
-    return -0.5 * ((torch.as_tensor(images) - engine.decode(enc.z_c, enc.z_style)) ** 2).flatten(1).sum(-1)
+    recon = engine.decode(enc.z_c, enc.z_style)
+    return recon, -0.5 * ((torch.as_tensor(images) - recon) ** 2).flatten(1).sum(-1)
 
 
 class ToyEngine:
@@ -40,8 +42,8 @@ class ToyEngine:
     def decode(self, z_c, z_style):
         return self.decoder(z_c, z_style).reshape(len(z_c), 1, 1, -1)
 
-    def reconstruction_log_px(self, images):
-        return toy_log_px(self, images)
+    def reconstruct_scored(self, images):
+        return toy_reconstruct_scored(self, images)
 
     def predict(self, z_c):
         return z_c.argmax(-1)
@@ -212,8 +214,8 @@ class BinaryToyEngine:
     def decode(self, z_c, z_style):
         return self.decoder(z_c, z_style).reshape(len(z_c), 1, 1, -1)
 
-    def reconstruction_log_px(self, images):
-        return toy_log_px(self, images)
+    def reconstruct_scored(self, images):
+        return toy_reconstruct_scored(self, images)
 
     def predict(self, z_c):
         return (z_c > 0).float()
