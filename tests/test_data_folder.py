@@ -76,6 +76,17 @@ def test_folder_missing_file_is_named(tmp_path):
         load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
 
 
+
+def test_folder_image_listed_twice_is_refused_with_both_lines(tmp_path):
+    """Tables joined by hand repeat rows: the same image could be trained on and tested on, or carry two labels."""
+    names = write_images(tmp_path, 6)
+    rows = [f"{nm},{i % 2}" for i, nm in enumerate(names)]
+    write_csv(tmp_path, "file,label", rows + [f"./{names[1]},0"])  # the same file, spelt differently
+    with pytest.raises(DataError, match=r"line 8 lists .*01.png again \(first on line 3\)"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+    write_csv(tmp_path, "file,label", rows)
+    assert len(load_data(DataConfig(dataset="folder", data_dir=str(tmp_path))).labelled) == 4
+
 def test_folder_bad_binary_value_names_row_and_column(tmp_path):
     names = write_images(tmp_path, 4)
     write_csv(tmp_path, "file,A,B", [f"{names[0]},1,0", f"{names[1]},0,maybe", f"{names[2]},1,1", f"{names[3]},0,0"])

@@ -56,9 +56,17 @@ def read_label_csv(csv_path: Path, data_dir: Path) -> Listing:
         labels, spec = _binary_labels(csv_path, rows, line_numbers, label_names)
 
     paths = np.array([os.path.join(data_dir, r[0]) for r in rows], dtype=np.str_)
+    first_line: dict[str, int] = {}
     for path, line_no in zip(paths, line_numbers):
         if not os.path.isfile(path):
             raise DataError(f"{csv_path}: line {line_no} lists {path}, which does not exist")
+        # an image listed twice (tables joined by hand) could land in both the training and the test split, or
+        # carry two labels: refused rather than trained on
+        key = os.path.realpath(path)
+        if key in first_line:
+            raise DataError(f"{csv_path}: line {line_no} lists {path} again (first on line {first_line[key]}); "
+                            "list each image once")
+        first_line[key] = line_no
     return Listing(paths=paths, labels=labels, spec=spec, split=split, source=str(csv_path))
 
 
