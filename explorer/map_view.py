@@ -26,6 +26,12 @@ SELECTED_PEN = "#101010"
 SELECTION_Z = 5  # the veil and the selected points: above the scatter, below the overlays
 
 
+def _legend_text(name: str, counts, group: int) -> str:
+    """A legend entry: the group's name, and with a selection "7: 47 / 412" (selected / all points of the group;
+    the colon keeps a digit class apart from its count)."""
+    return name if counts is None else f"{name}: {counts[0][group]} / {counts[1][group]}"
+
+
 class Veil(pg.UIGraphicsItem):
     """Translucent white over the whole view: points under it fade while a selection is drawn above it."""
 
@@ -269,6 +275,7 @@ class MapView(pg.PlotWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        self._fit_legend_columns()  # before the fit: the headroom follows the legend's height
         if getattr(self, "_auto_fit", False) and self.model.maps is not None:
             self._fit_view(self.points())
 
@@ -428,14 +435,12 @@ class MapView(pg.PlotWidget):
         self.legend.setVisible(self.legends_shown)
         names, colours = self._groups()
         counts = self.model.group_counts() if len(self.model.selected) else None
-        self.legend.setColumnCount(self._legend_columns(len(names), counts is not None))
+        self.legend.setColumnCount(self._legend_columns(len(names)))
         for group, (name, colour) in enumerate(zip(names, colours)):
             sample = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(colour))
             sample.setVisible(group not in self.model.hidden)  # the legend draws a hidden group crossed out
             self._legend_samples.append(sample)
-            if counts is not None:  # "7  47 / 412": selected / all points of the group
-                name = f"{name}  {counts[0][group]} / {counts[1][group]}"
-            self.legend.addItem(sample, name)
+            self.legend.addItem(sample, _legend_text(name, counts, group))
 
     @property
     def legends_shown(self) -> bool:
@@ -521,20 +526,24 @@ class MapView(pg.PlotWidget):
             return self._build_legend()
         counts = self.model.group_counts() if len(self.model.selected) else None
         for group, ((_, label), name) in enumerate(zip(self.legend.items, self.model.group_names())):
-            text = name if counts is None else f"{name}  {counts[0][group]} / {counts[1][group]}"
+            text = _legend_text(name, counts, group)
             if label.text != text:
                 label.setText(text)
-        columns = self._legend_columns(len(self.legend.items), counts is not None)
-        if columns != self.legend.columnCount:
-            self.legend.setColumnCount(columns)
 
-    def _legend_columns(self, groups: int, counted: bool) -> int:
-        """5 columns, fewer when "47 / 412" counts widen the entries and the map is narrow (a laptop screen)."""
+    def _legend_columns(self, groups: int) -> int:
+        """As many columns as the map's width holds with "47 / 412" counts in them (at most 5), with or without
+        counts: a selection then never adds a row, which would slide the legend over the points at the top (the
+        headroom kept for it is measured when the map is fitted, and selecting does not move the map)."""
         if groups <= 2:
             return 2
-        if not counted:
-            return 5
         return max(2, min(5, int((self.width() - 60) / 100)))
+
+    def _fit_legend_columns(self) -> None:
+        legend = getattr(self, "legend", None)  # a resize can come while the view is being built
+        if legend is not None and legend.items:
+            columns = self._legend_columns(len(legend.items))
+            if columns != legend.columnCount:
+                legend.setColumnCount(columns)
 
     def _centre_on(self, positions: dict) -> None:
         """Find: keep the zoom, move the view so the place found is in the middle."""

@@ -197,7 +197,8 @@ def test_a_map_exported_narrow_or_wide_keeps_its_legend_readable(window, tmp_pat
     assert view.size() == size
     with Image.open(tmp_path / "narrow.png") as im:
         assert im.size[0] == 300
-        assert on_screen >= 5 and _legend_height(im) >= 0.9 * on_screen  # not shrunk with the picture
+        # not shrunk with the picture (which would halve it); a pixel of anti-aliasing either way
+        assert on_screen >= 5 and _legend_height(im) >= on_screen - 1
     with Image.open(tmp_path / "wide.png") as im:
         assert im.size[0] == 2 * size.width() and _legend_height(im) >= 1.8 * on_screen  # grows with it
 

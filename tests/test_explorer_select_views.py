@@ -78,7 +78,7 @@ def test_a_lasso_on_the_zc_map_selects_on_both_maps_counts_in_the_legend_and_esc
     selected, total = m.group_counts()
     texts = [label.text for _, label in window.maps["style"].legend.items]
     g = int(m.colour_groups()[0])
-    assert texts[g] == f"{m.group_names()[g]}  {selected[g]} / {total[g]}"
+    assert texts[g] == f"{m.group_names()[g]}: {selected[g]} / {total[g]}"
     assert window.selected_label.text() == f"{len(m.selected):,} / 5,000 selected"
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert len(m.selected) == 0
@@ -153,3 +153,32 @@ def test_find_centres_both_maps_the_filter_dims_and_neighbours_follow_a(window, 
     target = panel.strips["style"][2]
     qtbot.mouseClick(target, Qt.MouseButton.LeftButton)
     assert m.a == int(in_style[2])
+
+
+def _legend_clear_of_points(view) -> float:
+    """Pixels between the legend's lower edge and the highest point on screen (negative: the legend covers
+    points)."""
+    legend_bottom = view.legend.sceneBoundingRect().bottom()
+    points = view.points()
+    top = points[np.argmax(points[:, 1])]
+    return view.view.mapViewToScene(QPointF(float(top[0]), float(top[1]))).y() - legend_bottom
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+def test_a_selection_s_counts_never_slide_the_legend_over_the_points(qtbot, run, size):
+    """At 1280x720 the counts a selection adds ("2  498 / 500") widened the legend to a third row, over the
+    clusters at the top of the map; the legend keeps its rows with and without counts, and the map keeps its
+    range."""
+    win = open_window(qtbot, run, size)
+    m = win.model
+    for view in win.maps.values():
+        assert _legend_clear_of_points(view) > 0
+    ranges = {name: view.view.viewRange() for name, view in win.maps.items()}
+    rows = {name: view.legend.rowCount for name, view in win.maps.items()}
+    m.set_selected(np.flatnonzero(m.run.latents.labels == 2))
+    qtbot.wait(50)
+    for name, view in win.maps.items():
+        assert "/" in view.legend.items[2][1].text  # the counts are shown
+        assert view.legend.rowCount == rows[name]
+        assert view.view.viewRange() == ranges[name]  # selecting does not move the map
+        assert _legend_clear_of_points(view) > 0
