@@ -8,6 +8,7 @@ when they are small (MNIST-like); large ones are reloaded from the data set on d
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,5 +110,5 @@ def load_latents(run_dir: Path) -> Latents:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         return Latents(**arrays)
-    except (ValueError, OSError, TypeError, KeyError) as e:
+    except (ValueError, OSError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as e:  # a truncated .npz: a broken zip
         raise ValueError(f"{path}: unreadable latents file ({type(e).__name__})") from None

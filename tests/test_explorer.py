@@ -443,7 +443,7 @@ def test_a_screenshot_ignores_and_keeps_the_saved_layout(qtbot, runs, tmp_path):
     assert settings_file.read_bytes() == before
 
 
-@pytest.mark.parametrize("problem", ["not_a_run", "corrupt_checkpoint", "missing_latents"])
+@pytest.mark.parametrize("problem", ["not_a_run", "corrupt_checkpoint", "missing_latents", "cut_off_latents"])
 def test_bad_runs_end_with_one_error_line(problem, runs, tmp_path, capsys):
     from explorer.app import main
 
@@ -456,9 +456,13 @@ def test_bad_runs_end_with_one_error_line(problem, runs, tmp_path, capsys):
         (run / "model.pt").write_bytes(b"this is not a checkpoint")
     if problem == "missing_latents":
         (run / "latents.npz").unlink()
+    if problem == "cut_off_latents":  # a copy that stopped part-way: a broken zip, named as the file at fault
+        (run / "latents.npz").write_bytes((run / "latents.npz").read_bytes()[:300])
     assert main([str(run), "--screenshot", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
+    if problem == "cut_off_latents":
+        assert "latents.npz: unreadable latents file (BadZipFile)" in err[0]
     assert not (tmp_path / "x.png").exists()
 
 

@@ -104,9 +104,11 @@ def test_morpho_dataset_is_balanced_cached_and_deterministic(tmp_path, monkeypat
                                                                  morpho_data.ATTRIBUTES]]
     assert np.allclose(direct, table.measurements[table.test[:20]])
     # a damaged cache is recomputed to the same values
-    cached[0].write_bytes(b"not an npz")
-    again = morpho_data.morpho_table()
-    assert np.array_equal(again.measurements, table.measurements)
+    whole = cached[0].read_bytes()
+    for damaged in (b"not an npz", whole[:200]):  # a foreign file, and a cut-off one (a broken zip)
+        cached[0].write_bytes(damaged)
+        again = morpho_data.morpho_table()
+        assert np.array_equal(again.measurements, table.measurements)
     assert np.load(cached[0])["measurements"].shape == (5000, 5)
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,8 +98,8 @@ def _measure_cached(images: np.ndarray) -> np.ndarray:
                 values = cached["measurements"]
                 if values.shape == (len(images), len(names)) and list(cached["names"]) == names:
                     return values
-        except (OSError, ValueError, KeyError, EOFError):
-            pass  # a damaged cache is recomputed and replaced
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # a damaged cache (a truncated .npz is a broken zip) is recomputed and replaced
     try:
         values = morphometry.as_matrix(morphometry.measure(images, blank="raise"))
     except morphometry.BlankImageError as e:
