@@ -27,7 +27,7 @@ import torch
 from core import checkpoint as ckpt
 from core import distributed
 from core.config import RunConfig
-from core.data import DataConfig, DataSplits, load_data
+from core.data import DataConfig, DataSplits, identity, load_data
 from core.data.counts import counts_line, label_warnings, split_counts
 from core.device import pick_device
 from core.errors import CCVAEError
@@ -102,6 +102,11 @@ def prepare(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConf
     if not resume:  # the data decides the label kind, image shape (z_c's size, the likelihood) of a new run
         cfg = dataclasses.replace(cfg, model=settle_model(cfg.model, splits.label_spec, splits.image_shape))
     check_labels_match(cfg, splits)
+    data_id = identity.fingerprint(splits, cfg.data.get("data_dir"))
+    if resume:  # before anything is trained or written: a changed folder would re-cut the split
+        identity.check_same_data(run_dir, cfg.extra.get(identity.EXTRA_KEY), data_id, cfg.extra.get("counts"),
+                                 split_counts(splits), "resume")
+    cfg = dataclasses.replace(cfg, extra={**cfg.extra, identity.EXTRA_KEY: data_id})
     _refuse_unmeasurable(splits, cfg.train.measure)  # before the training, not after it
     if cfg.train.limit_train > 0:
         splits.labelled = splits.labelled[: cfg.train.limit_train]

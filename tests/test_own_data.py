@@ -489,3 +489,42 @@ def test_label_tables_as_spreadsheets_save_them(tmp_path, delimiter):
     s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), image_size=28))
     assert s.label_spec.kind == BINARY and s.label_spec.names == ("shape", "pointy")
     assert len(s.train) + len(s.val) + len(s.test) == 12
+
+
+def test_a_run_whose_folder_changed_is_not_resumed_or_measured(tmp_path):
+    """Images added to the folder (or relabelled) re-cut the split: a resume would train on images the run was
+    tested on, a measure would score images the model learnt. Both refuse in one line and leave the run as it
+    was; with the data put back the run resumes."""
+    data = tmp_path / "data"
+    csv_path = partly_labelled_csv(data, n=40, labelled_every=1)
+    original = csv_path.read_text()
+    run = tmp_path / "run"
+    common = ("--image-size", "32", "--threads", "1", "--quiet", "--no-maps", "--no-figures", "--latent-dim", "6")
+    proc = run_cli("--dataset", "folder", "--data-dir", str(data), "--out", str(run), "--epochs", "1", *common)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    recorded = json.loads((run / "config.json").read_text())["extra"]["data_fingerprint"]
+    assert len(recorded) == 16
+    saved = {name: (run / name).read_bytes() for name in ("model.pt", "checkpoint.pt", "metrics.jsonl", "config.json")}
+
+    for i in range(40, 50):  # ten more images, appended to the table
+        save(shape_image(SHAPES[i % 3], i), data / f"p{i:04d}.png")
+    csv_path.write_text(original + "".join(f"p{i:04d}.png,{SHAPES[i % 3]}\n" for i in range(40, 50)))
+    proc = run_cli("--out", str(run), "--resume", "--epochs", "2", "--quiet")
+    assert_one_error_line(proc, "the data changed since this run was trained", "train 32 -> 40 images",
+                          "cannot resume it")
+    proc = run_cli("measure", str(run), "--judge-dir", str(tmp_path / "judge"))
+    assert_one_error_line(proc, "the data changed since this run was trained", "cannot measure it")
+    assert not (tmp_path / "judge").exists()  # refused before a judge was trained
+
+    relabelled = original.replace("p0004.png,ring", "p0004.png,cross")  # the same files, one label moved
+    assert relabelled != original
+    csv_path.write_text(relabelled)
+    proc = run_cli("--out", str(run), "--resume", "--epochs", "2", "--quiet")
+    assert_one_error_line(proc, "as many images as before, but other files or labels")
+    assert {name: (run / name).read_bytes() for name in saved} == saved  # nothing of the run was touched
+
+    csv_path.write_text(original)  # the data as they were: the run goes on
+    proc = run_cli("--out", str(run), "--resume", "--epochs", "2", *common)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads((run / "summary.json").read_text())["epochs"] == 2
+    assert json.loads((run / "config.json").read_text())["extra"]["data_fingerprint"] == recorded
