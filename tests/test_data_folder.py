@@ -186,3 +186,16 @@ def test_a_large_jpeg_decoded_small_gives_the_full_decode_s_picture(tmp_path):
         assert float(apart.mean()) <= 1 / 255 and float(apart.max()) <= 8 / 255
     for mode in ("crop", "pad"):
         assert ImageFileLoader(3, 32, mode)(str(tmp_path / "p.jpg")).shape == (3, 32, 32)
+
+
+def test_a_table_written_on_windows_finds_its_images(tmp_path):
+    """Backslashes separate the folders of a CSV made on Windows ("img\\03.png"); a missing file is still named."""
+    names = write_images(tmp_path, 6)
+    write_csv(tmp_path, "file,label", [f"{nm.replace('/', chr(92))},{i % 2}" for i, nm in enumerate(names)])
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+    listed = sorted(Path(p).name for part in (s.train, s.val, s.test) for p in part.paths)
+    assert listed == sorted(Path(nm).name for nm in names)
+    write_csv(tmp_path, "file,label", [f"{nm.replace('/', chr(92))},{i % 2}" for i, nm in enumerate(names)]
+              + ["img\\gone.png,1"])
+    with pytest.raises(DataError, match="gone.png, which does not exist"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))

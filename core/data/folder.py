@@ -55,7 +55,7 @@ def read_label_csv(csv_path: Path, data_dir: Path) -> Listing:
     else:
         labels, spec = _binary_labels(csv_path, rows, line_numbers, label_names)
 
-    paths = np.array([os.path.join(data_dir, r[0]) for r in rows], dtype=np.str_)
+    paths = np.array([_image_path(data_dir, r[0]) for r in rows], dtype=np.str_)
     first_line: dict[str, int] = {}
     for path, line_no in zip(paths, line_numbers):
         if not os.path.isfile(path):
@@ -68,6 +68,16 @@ def read_label_csv(csv_path: Path, data_dir: Path) -> Listing:
                             "list each image once")
         first_line[key] = line_no
     return Listing(paths=paths, labels=labels, spec=spec, split=split, source=str(csv_path))
+
+
+def _image_path(data_dir: Path, cell: str) -> str:
+    """The file a path cell names, relative to the data folder. A table written on Windows separates folders with
+    backslashes ("imgs\\p001.png"), which are ordinary characters in a file name here: read as separators when
+    no file has the name as written."""
+    path = os.path.join(data_dir, cell)
+    if "\\" in cell and os.sep == "/" and not os.path.isfile(path):
+        return os.path.join(data_dir, cell.replace("\\", "/"))
+    return path
 
 
 def _delimiter(header_line: str) -> str:
