@@ -199,3 +199,18 @@ def test_a_table_written_on_windows_finds_its_images(tmp_path):
               + ["img\\gone.png,1"])
     with pytest.raises(DataError, match="gone.png, which does not exist"):
         load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+
+
+def test_binary_cells_as_pandas_and_spreadsheets_write_them(tmp_path):
+    """pandas writes a 0/1 column with empty cells as floats ("1.0"); spreadsheets say yes/no."""
+    names = write_images(tmp_path, 6)
+    values = ["1.0,no", "0.0,yes", "1,YES", "-1.0,No", ",", "1.0,0"]
+    write_csv(tmp_path, "file,A,B", [f"{nm},{v}" for nm, v in zip(names, values)])
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+    every = {Path(p).name: tuple(lab.tolist()) for part in (s.train, s.val, s.test)
+             for p, lab in zip(part.paths, part.labels)}
+    assert every["00.png"] == (1.0, 0.0) and every["01.png"] == (0.0, 1.0) and every["03.png"] == (0.0, 0.0)
+    assert np.isnan(every["04.png"]).all()  # all empty: unlabelled
+    write_csv(tmp_path, "file,A,B", [f"{nm},{v}" for nm, v in zip(names, values[:5] + ["0.5,1"])])
+    with pytest.raises(DataError, match=r"line 7 column 'A' is '0.5'"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))

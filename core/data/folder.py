@@ -23,8 +23,8 @@ from core.labels import BINARY, MULTICLASS, UNLABELLED_CLASS, LabelSpec
 from core.networks import IMAGE_SIZES
 
 SPLIT_COLUMN = "split"
-TRUE_WORDS = {"1", "true"}
-FALSE_WORDS = {"0", "-1", "false"}
+TRUE_WORDS = {"1", "true", "yes"}
+FALSE_WORDS = {"0", "-1", "false", "no"}
 
 
 def read_label_csv(csv_path: Path, data_dir: Path) -> Listing:
@@ -132,6 +132,21 @@ def _multiclass_labels(csv_path: Path, values: list[str], column: str) -> tuple[
     return labels, LabelSpec(MULTICLASS, tuple(names))
 
 
+def _attribute_value(cell: str) -> float | None:
+    """1.0 or 0.0 for a binary attribute's cell, None for anything else. Numbers count by value: pandas writes a
+    0/1 column that has empty cells as floats, "1.0" and "0.0"."""
+    word = cell.lower()
+    if word in TRUE_WORDS:
+        return 1.0
+    if word in FALSE_WORDS:
+        return 0.0
+    try:
+        number = float(word)
+    except ValueError:
+        return None
+    return {1.0: 1.0, 0.0: 0.0, -1.0: 0.0}.get(number)
+
+
 def _binary_labels(csv_path: Path, rows: list[list[str]], line_numbers: list[int],
                    names: list[str]) -> tuple[torch.Tensor, LabelSpec]:
     """0/1 attributes; a row whose attribute cells are all empty is unlabelled (NaN), a partly empty row is refused.
@@ -150,12 +165,11 @@ def _binary_labels(csv_path: Path, rows: list[list[str]], line_numbers: list[int
             raise DataError(f"{csv_path}: line {line_no} leaves {', '.join(map(repr, empty))} empty but sets other "
                             "attributes; give every attribute, or leave them all empty for an unlabelled image")
         for c, cell in enumerate(cells):
-            word = cell.lower()
-            if word in TRUE_WORDS:
-                values[r, c] = 1.0
-            elif word not in FALSE_WORDS:
+            value = _attribute_value(cell)
+            if value is None:
                 raise DataError(f"{csv_path}: line {line_no} column {names[c]!r} is {cell!r}; binary "
-                                "attributes must be 0/1, -1/1 or true/false")
+                                "attributes must be 0/1, -1/1, true/false or yes/no")
+            values[r, c] = value
     if np.isnan(values[:, 0]).all():
         raise DataError(f"{csv_path}: no row has attribute values; at least some images need labels")
     return torch.from_numpy(values), LabelSpec(BINARY, tuple(names))
