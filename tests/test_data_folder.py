@@ -214,15 +214,3 @@ def test_binary_cells_as_pandas_and_spreadsheets_write_them(tmp_path):
     write_csv(tmp_path, "file,A,B", [f"{nm},{v}" for nm, v in zip(names, values[:5] + ["0.5,1"])])
     with pytest.raises(DataError, match=r"line 7 column 'A' is '0.5'"):
         load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
-
-
-def test_whole_number_classes_written_as_floats_keep_their_names(tmp_path):
-    """pandas writes an integer class column that has empty cells as floats: "3.0" is class 3."""
-    names = write_images(tmp_path, 8)
-    cells = ["3.0", "10.0", "", "3.0", "10.0", "2.0", "2.0", ""]
-    write_csv(tmp_path, "file,digit", [f"{nm},{c}" for nm, c in zip(names, cells)])
-    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
-    assert s.label_spec.names == ("2", "3", "10")
-    write_csv(tmp_path, "file,digit", [f"{nm},{c}" for nm, c in zip(names, cells[:7] + ["2.5"])])
-    assert load_data(DataConfig(dataset="folder", data_dir=str(tmp_path))).label_spec.names == (
-        "2.0", "2.5", "3.0", "10.0")  # not all whole numbers: the cells as written

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,6 @@ from core.networks import IMAGE_SIZES
 SPLIT_COLUMN = "split"
 TRUE_WORDS = {"1", "true", "yes"}
 FALSE_WORDS = {"0", "-1", "false", "no"}
-_WHOLE_FLOAT = re.compile(r"-?\d+\.0")
 
 
 def read_label_csv(csv_path: Path, data_dir: Path) -> Listing:
@@ -125,8 +123,6 @@ def _read_rows(csv_path: Path, data_dir: Path) -> tuple[list[list[str]], list[in
 
 def _multiclass_labels(csv_path: Path, values: list[str], column: str) -> tuple[torch.Tensor, LabelSpec]:
     """Class indices; an empty cell leaves the image unlabelled (UNLABELLED_CLASS), it is never a class."""
-    if all(_WHOLE_FLOAT.fullmatch(v) for v in values if v):  # pandas wrote whole-number classes with empty cells
-        values = [v[:-2] if v else v for v in values]  # as floats: class "3", not "3.0"
     names = sorted({v for v in values if v}, key=numeric_aware_key)
     if len(names) < 2:
         raise DataError(f"{csv_path}: column {column!r} has {len(names)} distinct label(s) among the labelled "
