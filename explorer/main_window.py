@@ -31,7 +31,7 @@ from explorer.qt_adapter import QtModel
 from explorer.rundata import RunData, RunOpenError
 from explorer.swap_panel import SwapPanel
 from explorer.walks import WalkPanel
-from explorer.workers import MapWorker
+from explorer.workers import MapWorker, start_worker, stop_worker
 
 HELP = ("click a point: A \u00b7 shift-click: B \u00b7 drag the \u2295 handle on a map to decode "
         "\u00b7 wheel: zoom \u00b7 drag: pan \u00b7 double-click or Home: reset the view")
@@ -612,20 +612,14 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ the map worker
     def _start_worker(self, run: RunData) -> None:
-        self.worker = MapWorker(run.maps_path, run.latents.z_c, run.latents.z_style, run.seed, self)
-        self.worker.progress.connect(self._on_worker_progress)
-        self.worker.succeeded.connect(self._on_worker_done)
-        self.worker.failed.connect(self._on_worker_failed)
-        self.progress.setValue(0)
-        self.progress.show()
-        self.progress_label.setText(f"computing the 2-D maps of {len(run.latents):,} points\u2026")
-        self.worker.start()
+        self.worker = start_worker(MapWorker(run.maps_path, run.latents.z_c, run.latents.z_style, run.seed, self),
+                                   self.progress, self.progress_label,
+                                   f"computing the 2-D maps of {len(run.latents):,} points\u2026",
+                                   self._on_worker_progress, self._on_worker_done, self._on_worker_failed)
 
     def _stop_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self.worker.wait()
-            self.worker = None
+        stop_worker(self.worker)
+        self.worker = None
 
     def _on_worker_progress(self, phase: str, fraction: float) -> None:
         self.progress.setValue(int(fraction * 1000))

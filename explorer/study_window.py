@@ -28,6 +28,7 @@ from explorer.model import NONE
 from explorer.study_maps import StudyMapWorker
 from explorer.study_model import StudyModel
 from explorer.widgets import UNLABELLED_COLOUR, ImageView, binary_colours, label_colours
+from explorer.workers import start_worker, stop_worker
 
 MAP_SIDE = 96           # a small map's minimum side: ten cells and the swap strip fit a 1280x720 screen
 CELL_POINT_SIZE = 3
@@ -529,21 +530,14 @@ class StudyWindow(QMainWindow):
             run = self.model.cells[i].run
             jobs.append((i, run.maps_path, run.latents.z_c, run.latents.z_style, run.seed))
         self._fitting = {i: 0.0 for i in todo}
-        self.worker = StudyMapWorker(jobs, self)
-        self.worker.progress.connect(self._on_worker_progress)
-        self.worker.succeeded.connect(self._on_worker_done)
-        self.worker.failed.connect(self._on_worker_failed)
-        self.worker.finished.connect(self._check_ready)
-        self.progress.setValue(0)
-        self.progress.show()
-        self.progress_label.setText(f"UMAP maps of {len(todo)} cells\u2026")
-        self.worker.start()
+        worker = StudyMapWorker(jobs, self)
+        worker.finished.connect(self._check_ready)
+        self.worker = start_worker(worker, self.progress, self.progress_label, f"UMAP maps of {len(todo)} cells\u2026",
+                                   self._on_worker_progress, self._on_worker_done, self._on_worker_failed)
 
     def _stop_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self.worker.wait()
-            self.worker = None
+        stop_worker(self.worker)
+        self.worker = None
 
     def _on_worker_progress(self, index: int, phase: str, fraction: float) -> None:
         if self.sender() is not self.worker:

@@ -86,3 +86,24 @@ class MapWorker(QThread):
             else:
                 self.failed.emit(str(message[1]))
                 return
+
+
+def start_worker(worker: QThread, progress_bar, label, text: str, on_progress, on_done, on_failed) -> QThread:
+    """Start a map worker (``MapWorker`` or the study's) with its signals connected and the status bar's
+    progress bar reset and shown beside ``text``; returns the worker."""
+    worker.progress.connect(on_progress)
+    worker.succeeded.connect(on_done)
+    worker.failed.connect(on_failed)
+    progress_bar.setValue(0)
+    progress_bar.show()
+    label.setText(text)
+    worker.start()
+    return worker
+
+
+def stop_worker(worker: QThread | None) -> None:
+    """Cancel a map worker and wait until its thread has ended (its child process killed); None: nothing runs."""
+    if worker is not None:
+        worker.cancel()
+        worker.wait()
+
