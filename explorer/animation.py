@@ -53,6 +53,12 @@ class AnimationPanel(QWidget):
         self.info.setWordWrap(True)
         self.preview = ImageView(100)
         self.preview.setToolTip("Ten frames of the path, from A (left) to B (right)")
+        # the path of A and B is computed once this tab is in view (debounced while A, B, mode or frames keep
+        # changing), so its frames and its line on the maps are there before Play; while hidden, nothing is decoded
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(120)
+        self._debounce.timeout.connect(self._catch_up)
 
         controls = QGridLayout()
         controls.addWidget(QLabel("path"), 0, 0)
@@ -104,11 +110,21 @@ class AnimationPanel(QWidget):
             self._set_scrub(0, max(1, m.steps - 1))
             self.info.setText(f"A #{m.a} \u2192 B #{m.b}: press Play or drag the frame slider" if ready else
                               "Click a point for A and shift-click another for B.")
+            if ready and self.isVisible():
+                self._debounce.start()
             return
         images = path.images
         picks = [images[round(i * (len(images) - 1) / (STRIP_FRAMES - 1))] for i in range(STRIP_FRAMES)]
         self.preview.set_image(tile(picks, 1, STRIP_FRAMES, gap=2))
         self._render_frame()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._catch_up()  # opening the tab shows the path of the current A and B at once
+
+    def _catch_up(self) -> None:
+        if self.isVisible() and self.model.interpolation is None:
+            self.model.ensure_interpolation()  # its frames and its line on the maps; A stays the current latent
 
     def _render_frame(self) -> None:
         m, path = self.model, self.model.interpolation
@@ -116,7 +132,7 @@ class AnimationPanel(QWidget):
             return
         on_path = m.current is not None and m.current.origin is Origin.FRAME
         self._set_scrub(m.frame, path.steps - 1)
-        where = f"frame {m.frame + 1}/{path.steps}" if on_path else "not showing a frame"
+        where = f"frame {m.frame + 1}/{path.steps}" if on_path else "press Play or drag the frame slider"
         self.info.setText(f"{path.label} ({PATH_MODE_TEXT[path.mode]})    {where}")
 
     def _set_scrub(self, value: int, maximum: int) -> None:

@@ -310,6 +310,27 @@ def test_animation_plays_the_expected_frames_on_both_maps(window, qtbot):
     assert path.path is not None and path.path["zc"].shape == (6, 2)
 
 
+
+def test_the_interpolate_tab_shows_the_path_of_a_and_b_before_play(window, qtbot):
+    """Opening the tab with A and B chosen shows the frames and the path on the maps at once (it used to be an
+    empty panel until Play); A stays the current latent. While the tab is hidden nothing is decoded."""
+    s, panel = window.model, window.animation_panel
+    a, b = _pick_ab(s)
+    assert s.interpolation is None  # the swap tab is in front
+    window.tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: s.interpolation is not None, timeout=3000)
+    assert (s.interpolation.a, s.interpolation.b) == (a, b) and panel.preview._image is not None
+    assert s.current.origin is not Origin.FRAME and s.current.point == a
+    for view in window.maps.values():  # the path drawn on both maps
+        assert len(view.path_item.xData) == s.steps
+    other = int(np.flatnonzero(s.run.latents.labels != s.run.latents.labels[b])[1])
+    s.select(other, "b")  # a new B while the tab is in front: its path follows
+    qtbot.waitUntil(lambda: s.interpolation is not None and s.interpolation.b == other, timeout=3000)
+    window.tabs.setCurrentIndex(0)
+    s.select(b, "b")
+    qtbot.wait(300)
+    assert s.interpolation is None  # hidden: dropped with the old B, not computed again
+
 def test_style_only_interpolation_keeps_z_c(window):
     s, panel = window.model, window.animation_panel
     a, _ = _pick_ab(s)
