@@ -6,6 +6,8 @@ scatter. Hover uses a k-d tree on the 2-D points, throttled by a SignalProxy, in
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt, QTimer
@@ -24,12 +26,33 @@ A_COLOUR, B_COLOUR = "#d62728", "#1f4e9c"
 POINT_ALPHA, DIMMED_ALPHA = 170, 22  # points the filter dims keep a faint trace of the map's shape
 SELECTED_PEN = "#101010"
 SELECTION_Z = 5  # the veil and the selected points: above the scatter, below the overlays
+# the legend lists every group while it takes at most this share of the map's height; beyond it (a folder of 60
+# classes), the groups that fit and, in the last place, how many more there are
+LEGEND_MAX_SHARE = 0.4
+LEGEND_TEXT_PT = 8
+LEGEND_ENTRY_PX = 40  # an entry's width beside its text: the sample (20), the label's margins (8), two spacings
+# the plot's size inside this widget, less the axes, the title and margins: a resize reaches the widget before the
+# plot inside it is laid out again, so the legend is sized from the widget's new size
+PLOT_FRAME_PX = (40, 52)
 
 
 def _legend_text(name: str, counts, group: int) -> str:
     """A legend entry: the group's name, and with a selection "7: 47 / 412" (selected / all points of the group;
     the colon keeps a digit class apart from its count)."""
     return name if counts is None else f"{name}: {counts[0][group]} / {counts[1][group]}"
+
+
+class CompactLegend(pg.LegendItem):
+    """pyqtgraph's legend, sized from what its entries need. The stock ``updateSize`` sums the entries' current
+    heights, which its layout has already stretched to the legend's last height: with the negative row spacing
+    that keeps this legend compact, every entry added grew it by that spacing per row (a 60-class legend reached
+    2,400 px and covered the map; 20 classes took 123 px instead of 99)."""
+
+    def updateSize(self) -> None:
+        if self.size is not None:  # a fixed size asked for
+            return
+        need = self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize)  # entries' own sizes, spacing included
+        self.setGeometry(0, 0, need.width(), need.height())
 
 
 class Veil(pg.UIGraphicsItem):
@@ -138,7 +161,8 @@ class MapView(pg.PlotWidget):
         for item in (self.path_item, self.hover_item, self.selection_item, self.intervention_item,
                      *self.labels.values(), self.message, self.added_item):
             item.setZValue(SELECTION_Z + 1)  # A, B, the path and the star stay above a selection's veil
-        self.legend = pg.LegendItem(offset=(5, 5), colCount=5, labelTextColor="#202020", labelTextSize="8pt",
+        self.legend = CompactLegend(offset=(5, 5), colCount=5, labelTextColor="#202020",
+                                    labelTextSize=f"{LEGEND_TEXT_PT}pt",
                                     brush=pg.mkBrush(255, 255, 255, 200), pen=pg.mkPen("#d0d0d0"),
                                     horSpacing=6, verSpacing=-6)
         self.legend.setParentItem(self.view)
@@ -275,7 +299,7 @@ class MapView(pg.PlotWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        self._fit_legend_columns()  # before the fit: the headroom follows the legend's height
+        self._fit_legend()  # before the fit: the headroom follows the legend's height
         if getattr(self, "_auto_fit", False) and self.model.maps is not None:
             self._fit_view(self.points())
 
@@ -334,7 +358,7 @@ class MapView(pg.PlotWidget):
         return [shared[g] for g in self._drawn_groups]
 
     def _recolour(self) -> None:
-        if [self.legend.items[i][1].text for i in range(len(self.legend.items))] != self.model.group_names():
+        if getattr(self, "_legend_names", None) != self.model.group_names():
             self._build_legend()
         for group, sample in enumerate(self._legend_samples):
             sample.setVisible(group not in self.model.hidden)  # the legend draws a hidden group crossed out
@@ -420,9 +444,11 @@ class MapView(pg.PlotWidget):
             self.scatter.show()
         self._draw_splats_afresh()
 
-    def _build_legend(self) -> None:
+    def _build_legend(self, measured: bool = False) -> None:
         self.legend.clear()
         self._legend_samples = []
+        self._legend_names: list[str] = []
+        self._legend_kept = 0
         if self.model.run is None:  # no run: no groups (and no empty legend box over the message)
             self.legend.hide()
             self.colour_bar.hide()
@@ -435,12 +461,30 @@ class MapView(pg.PlotWidget):
         self.legend.setVisible(self.legends_shown)
         names, colours = self._groups()
         counts = self.model.group_counts() if len(self.model.selected) else None
-        self.legend.setColumnCount(self._legend_columns(len(names)))
-        for group, (name, colour) in enumerate(zip(names, colours)):
+        columns = self._legend_columns(names)
+        self.legend.setColumnCount(columns)
+        kept = self._legend_capacity(len(names), columns)
+        for group, (name, colour) in enumerate(zip(names[:kept], colours)):
             sample = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(colour))
             sample.setVisible(group not in self.model.hidden)  # the legend draws a hidden group crossed out
             self._legend_samples.append(sample)
             self.legend.addItem(sample, _legend_text(name, counts, group))
+        if kept < len(names):  # a blank sample: not one of _legend_samples, so a click on it hides nothing
+            self.legend.addItem(pg.ScatterPlotItem(size=0, pen=None), f"+ {len(names) - kept} more")
+        self._legend_names, self._legend_kept = list(self.model.group_names()), kept
+        if self.legend.rowCount and self.legend.boundingRect().height() > 0:
+            self._legend_row_px = self.legend.boundingRect().height() / self.legend.rowCount
+            if not measured and self._legend_capacity(len(names), columns) != kept:
+                self._build_legend(measured=True)  # the first build of this view measured how tall a row is
+
+    def _legend_capacity(self, groups: int, columns: int) -> int:
+        """How many groups the legend lists: all, or the rows that fit in LEGEND_MAX_SHARE of the map's height
+        less one place, which says how many more there are (the row height as measured on the last build)."""
+        row_px, height = getattr(self, "_legend_row_px", 0.0), self.height() - PLOT_FRAME_PX[1]
+        rows = int(LEGEND_MAX_SHARE * height / row_px) if row_px > 0 and height > 0 else 0
+        if rows < 1 or math.ceil(groups / columns) <= rows:
+            return groups
+        return rows * columns - 1
 
     @property
     def legends_shown(self) -> bool:
@@ -522,28 +566,41 @@ class MapView(pg.PlotWidget):
 
     def _update_legend_counts(self) -> None:
         """The legend's texts with "selected / all" per group (cheaper than rebuilding the legend)."""
-        if self.model.continuous or len(self.legend.items) != len(self.model.group_names()):
+        names = self.model.group_names()
+        if self.model.continuous or getattr(self, "_legend_names", None) != names:
             return self._build_legend()
         counts = self.model.group_counts() if len(self.model.selected) else None
-        for group, ((_, label), name) in enumerate(zip(self.legend.items, self.model.group_names())):
-            text = _legend_text(name, counts, group)
+        for group, (_, label) in enumerate(self.legend.items[: self._legend_kept]):
+            text = _legend_text(names[group], counts, group)
             if label.text != text:
                 label.setText(text)
 
-    def _legend_columns(self, groups: int) -> int:
-        """As many columns as the map's width holds with "47 / 412" counts in them (at most 5), with or without
-        counts: a selection then never adds a row, which would slide the legend over the points at the top (the
-        headroom kept for it is measured when the map is fitted, and selecting does not move the map)."""
-        if groups <= 2:
+    def _legend_columns(self, names: list[str]) -> int:
+        """As many columns (at most 5) as the map's width holds for the widest entry with a selection's counts in
+        it ("7: 412 / 412"), whether or not a selection is shown: a selection then never adds a row, which would
+        slide the legend over the points at the top (the headroom kept for it is measured when the map is
+        fitted, and selecting does not move the map)."""
+        if len(names) <= 2:
             return 2
-        return max(2, min(5, int((self.width() - 60) / 100)))
+        from PyQt6.QtGui import QFont, QFontMetricsF
 
-    def _fit_legend_columns(self) -> None:
-        legend = getattr(self, "legend", None)  # a resize can come while the view is being built
-        if legend is not None and legend.items:
-            columns = self._legend_columns(len(legend.items))
-            if columns != legend.columnCount:
-                legend.setColumnCount(columns)
+        font = QFont()
+        font.setPointSizeF(LEGEND_TEXT_PT)
+        metrics = QFontMetricsF(font)
+        totals = self.model.group_counts()[1]
+        widest = max(metrics.horizontalAdvance(_legend_text(name, (totals, totals), g)) for g, name in enumerate(names))
+        return max(2, min(5, int((self.width() - PLOT_FRAME_PX[0]) / (widest + LEGEND_ENTRY_PX))))
+
+    def _fit_legend(self) -> None:
+        """After a resize: the columns the width holds and the groups the height holds."""
+        names = getattr(self, "_legend_names", None)  # a resize can come while the view is being built
+        if not names:
+            return
+        columns = self._legend_columns(names)
+        if self._legend_capacity(len(names), columns) != self._legend_kept:
+            self._build_legend()
+        elif columns != self.legend.columnCount:
+            self.legend.setColumnCount(columns)
 
     def _centre_on(self, positions: dict) -> None:
         """Find: keep the zoom, move the view so the place found is in the middle."""

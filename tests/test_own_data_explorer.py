@@ -166,3 +166,59 @@ def test_eighteen_attributes_keep_the_swap_tab_within_its_room(many_attributes_r
     assert win.tabs.widget(3).horizontalScrollBar().maximum() == 0
     assert win.neighbours_panel.captions["zc"][0].text().startswith("#")
     win.close()
+
+
+@pytest.fixture(scope="module")
+def many_classes_run(tmp_path_factory):
+    """A grey 28x28 run on 60 classes (a folder of species, say), three images each, with its maps."""
+    from PIL import Image
+
+    from core.config import RunConfig, TrainConfig
+    from core.data import DataConfig
+    from core.run import train_run
+
+    root = tmp_path_factory.mktemp("many_classes")
+    rng = np.random.default_rng(0)
+    for c in range(60):
+        (root / "data" / f"species_{c:02d}").mkdir(parents=True)
+        for i in range(3):
+            pixels = rng.integers(0, 40, (28, 28)).astype(np.uint8)
+            pixels[c % 28, :] = 255
+            Image.fromarray(pixels).save(root / "data" / f"species_{c:02d}" / f"{i}.png")
+    cfg = RunConfig(train=TrainConfig(epochs=1, batch_size=32, map_points=180, make_maps=True, make_figures=False,
+                                      threads=1),
+                    data=DataConfig(dataset="folder", data_dir=str(root / "data")).to_json())
+    cfg.model.latent_dim = 64
+    cfg.objective.num_qyx_samples = 4
+    train_run(root / "run", cfg, progress=False)
+    return root / "run"
+
+
+def test_a_legend_of_60_classes_lists_what_fits_and_how_many_more(qtbot, window, many_classes_run):
+    """With 60 classes pyqtgraph's legend grew by its (negative) row spacing on every entry added, to 2,400 px over
+    the whole map. It now takes at most LEGEND_MAX_SHARE of the map's height: the classes that fit, then
+    "+ N more"; as wide as the map at most, clear of the points, and a selection's counts keep its rows."""
+    from explorer.map_view import LEGEND_MAX_SHARE
+
+    from tests.test_explorer_select_views import _legend_clear_of_points
+
+    window.resize(1280, 720)
+    win = show(window, qtbot, many_classes_run)
+    qtbot.wait(100)
+    m = win.model
+    assert len(m.group_names()) == 60
+    for view in win.maps.values():
+        legend = view.legend
+        texts = [label.text for _, label in legend.items]
+        kept = len(texts) - 1
+        assert 4 <= kept < 60 and texts[-1] == f"+ {60 - kept} more" and texts[:kept] == m.group_names()[:kept]
+        assert legend.boundingRect().height() <= LEGEND_MAX_SHARE * view.view.height() + 2
+        assert legend.boundingRect().width() <= view.view.width()
+        assert _legend_clear_of_points(view) > 0
+        rows = legend.rowCount
+        m.set_selected(np.arange(10))
+        qtbot.wait(50)
+        assert legend.rowCount == rows and ":" in legend.items[0][1].text and legend.items[-1][1].text == texts[-1]
+        m.clear_selection()
+    window.resize(1400, 900)
+    qtbot.wait(100)
