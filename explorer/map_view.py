@@ -472,10 +472,15 @@ class MapView(pg.PlotWidget):
         if kept < len(names):  # a blank sample: not one of _legend_samples, so a click on it hides nothing
             self.legend.addItem(pg.ScatterPlotItem(size=0, pen=None), f"+ {len(names) - kept} more")
         self._legend_names, self._legend_kept = list(self.model.group_names()), kept
-        if self.legend.rowCount and self.legend.boundingRect().height() > 0:
-            self._legend_row_px = self.legend.boundingRect().height() / self.legend.rowCount
+        rows = self.legend_rows()
+        if rows and self.legend.boundingRect().height() > 0:
+            self._legend_row_px = self.legend.boundingRect().height() / rows
             if not measured and self._legend_capacity(len(names), columns) != kept:
                 self._build_legend(measured=True)  # the first build of this view measured how tall a row is
+
+    def legend_rows(self) -> int:
+        """The legend's rows now (pyqtgraph's ``rowCount`` keeps the most it ever had: ``clear`` leaves it)."""
+        return math.ceil(len(self.legend.items) / max(1, self.legend.columnCount))
 
     def _legend_capacity(self, groups: int, columns: int) -> int:
         """How many groups the legend lists: all, or the rows that fit in LEGEND_MAX_SHARE of the map's height

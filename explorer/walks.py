@@ -22,6 +22,7 @@ class WalkGrid(ImageView):
     LEFT = 90               # the names' column at least; wider for longer names, up to MAX_LEFT_SHARE of the width
     MAX_LEFT_SHARE = 0.3
     MIN_FONT_PX = 7
+    MIN_ROW_PX = 20
 
     def __init__(self, parent=None):
         super().__init__(200, parent)
@@ -140,6 +141,8 @@ class WalkPanel(QWidget):
             self.view.rows = list(w.rows)
             rows, cols = w.images.shape[:2]
             self.view.set_image(tile(w.images.reshape((rows * cols,) + w.images.shape[2:]), rows, cols, gap=GAP))
+            # a row stays readable however many there are (60 classes: 60 rows); the tab scrolls instead
+            self.view.setMinimumHeight(max(self.view.minimumWidth(), rows * WalkGrid.MIN_ROW_PX))
         self._render_caption()
 
     def _render_caption(self) -> None:

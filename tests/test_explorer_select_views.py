@@ -174,11 +174,11 @@ def test_a_selection_s_counts_never_slide_the_legend_over_the_points(qtbot, run,
     for view in win.maps.values():
         assert _legend_clear_of_points(view) > 0
     ranges = {name: view.view.viewRange() for name, view in win.maps.items()}
-    rows = {name: view.legend.rowCount for name, view in win.maps.items()}
+    rows = {name: view.legend_rows() for name, view in win.maps.items()}
     m.set_selected(np.flatnonzero(m.run.latents.labels == 2))
     qtbot.wait(50)
     for name, view in win.maps.items():
         assert "/" in view.legend.items[2][1].text  # the counts are shown
-        assert view.legend.rowCount == rows[name]
+        assert view.legend_rows() == rows[name]
         assert view.view.viewRange() == ranges[name]  # selecting does not move the map
         assert _legend_clear_of_points(view) > 0

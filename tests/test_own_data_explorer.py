@@ -188,7 +188,7 @@ def many_classes_run(tmp_path_factory):
     cfg = RunConfig(train=TrainConfig(epochs=1, batch_size=32, map_points=180, make_maps=True, make_figures=False,
                                       threads=1),
                     data=DataConfig(dataset="folder", data_dir=str(root / "data")).to_json())
-    cfg.model.latent_dim = 64
+    cfg.model.latent_dim, cfg.model.zc_dim = 64, 0  # z_c: one dimension per class, settled from the data
     cfg.objective.num_qyx_samples = 4
     train_run(root / "run", cfg, progress=False)
     return root / "run"
@@ -215,10 +215,16 @@ def test_a_legend_of_60_classes_lists_what_fits_and_how_many_more(qtbot, window,
         assert legend.boundingRect().height() <= LEGEND_MAX_SHARE * view.view.height() + 2
         assert legend.boundingRect().width() <= view.view.width()
         assert _legend_clear_of_points(view) > 0
-        rows = legend.rowCount
+        rows = view.legend_rows()
         m.set_selected(np.arange(10))
         qtbot.wait(50)
-        assert legend.rowCount == rows and ":" in legend.items[0][1].text and legend.items[-1][1].text == texts[-1]
+        assert view.legend_rows() == rows and ":" in legend.items[0][1].text and legend.items[-1][1].text == texts[-1]
         m.clear_selection()
+    win.tabs.setCurrentIndex(2)  # the latent walks: one row per z_c dimension, each still a readable height
+    qtbot.waitUntil(lambda: m.walk is not None and m.walk_is_current, timeout=5000)
+    qtbot.wait(50)
+    rows = len(m.walk.rows)
+    assert rows == 60 and win.walk_panel.view.height() >= rows * 20  # the tab scrolls instead
+    win.tabs.setCurrentIndex(0)
     window.resize(1400, 900)
     qtbot.wait(100)
