@@ -124,6 +124,19 @@ class RunConfig:
     data: dict = field(default_factory=dict)          # core.data.DataConfig as a dict
     extra: dict = field(default_factory=dict)         # facts about the run (world size, effective batch, ...)
 
+    def data_as_trained(self) -> dict:
+        """The run's data settings with the image shape its model takes filled in where they were left to the
+        images (a folder's channels and side default from what it holds, and a folder changes: a grey picture
+        added later, or read only in part, must not reload a colour run as grey)."""
+        data = dict(self.data)
+        if data.get("dataset") == "folder":
+            channels, side, _ = self.model.image_shape
+            if data.get("channels") is None:
+                data["channels"] = int(channels)
+            if data.get("image_size") is None:
+                data["image_size"] = int(side)
+        return data
+
     def to_json(self) -> dict:
         return {"format": "ccvae-explorer-run", "version": FORMAT_VERSION, "model": self.model.to_json(),
                 "objective": self.objective.to_json(), "train": self.train.to_json(), "data": dict(self.data),

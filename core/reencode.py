@@ -46,7 +46,7 @@ def reencode_run(run_dir: Path, *, map_points: int | None = None, data_dir: str 
     device = pick_device(device)
     model, _ = ckpt.load_run(run_dir, device)
     say(f"loading the data ({data.get('dataset')})")
-    splits = load_data(DataConfig(**data))
+    splits = load_data(DataConfig(**cfg.data_as_trained()))
     check_labels_match(cfg, splits)  # the same kind of data the model was trained on
     say(f"encoding up to {cfg.train.map_points} evaluation images")
     points = write_latents(run_dir, cfg, splits, model, device, say)

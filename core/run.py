@@ -98,7 +98,7 @@ def prepare(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConf
         for key in ("data_dir", "labels_csv"):
             if cfg.data.get(key):
                 cfg.data[key] = str(Path(cfg.data[key]).expanduser().resolve())
-    splits = load_data(DataConfig(**cfg.data))
+    splits = load_data(DataConfig(**(cfg.data_as_trained() if resume else cfg.data)))
     if not resume:  # the data decides the label kind, image shape (z_c's size, the likelihood) of a new run
         cfg = dataclasses.replace(cfg, model=settle_model(cfg.model, splits.label_spec, splits.image_shape))
     check_labels_match(cfg, splits)
@@ -264,7 +264,7 @@ def refit_run(run_dir: Path, measure: bool = False, device: str = "cpu",
     run_dir = Path(run_dir)
     dev = pick_device(device)
     model, cfg = ckpt.load_run(run_dir, dev)
-    splits = load_data(DataConfig(**cfg.data))
+    splits = load_data(DataConfig(**cfg.data_as_trained()))
     check_labels_match(cfg, splits)
     _refuse_unmeasurable(splits, measure)  # before the model is changed, not after
     if cfg.train.limit_train > 0:

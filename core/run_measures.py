@@ -90,7 +90,7 @@ def measure_run(run_dir: Path, judge_dir: Path | None = None, device: str = "cpu
         from core.data.counts import split_counts
 
         cfg = engine.config
-        splits = load_data(DataConfig(**{**cfg.data, "sup_frac": 1.0, "num_labels": None}))
+        splits = load_data(DataConfig(**{**cfg.data_as_trained(), "sup_frac": 1.0, "num_labels": None}))
         recorded_counts = {name: c for name, c in cfg.extra.get("counts", {}).items() if name != "train"}  # train's
         identity.check_same_data(run_dir, cfg.extra.get(identity.EXTRA_KEY),  # count follows --limit-train
                                  identity.fingerprint(splits, cfg.data.get("data_dir")), recorded_counts,

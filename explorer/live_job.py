@@ -68,10 +68,11 @@ def run_data(cfg, data_cache: dict):
     from core.data import DataConfig, load_data
     from core.run import check_labels_match
 
-    key = json.dumps(cfg.data, sort_keys=True)
+    data = cfg.data_as_trained()
+    key = json.dumps(data, sort_keys=True)
     if key not in data_cache:
         data_cache.clear()
-        splits = load_data(DataConfig(**cfg.data))
+        splits = load_data(DataConfig(**data))
         check_labels_match(cfg, splits)
         data_cache[key] = splits
     return data_cache[key]

@@ -35,7 +35,7 @@ class RunData:
 
     def __post_init__(self):
         cfg = self.engine.config
-        self.images = PointImages(self.latents, cfg.data, cfg.extra.get("counts"), cfg.model.image_shape)
+        self.images = PointImages(self.latents, cfg.data_as_trained(), cfg.extra.get("counts"), cfg.model.image_shape)
 
     @property
     def maps_path(self) -> Path:

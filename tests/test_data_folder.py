@@ -214,3 +214,29 @@ def test_binary_cells_as_pandas_and_spreadsheets_write_them(tmp_path):
     write_csv(tmp_path, "file,A,B", [f"{nm},{v}" for nm, v in zip(names, values[:5] + ["0.5,1"])])
     with pytest.raises(DataError, match=r"line 7 column 'A' is '0.5'"):
         load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+
+
+def test_a_colour_folder_whose_first_picture_is_grey_is_read_in_colour(tmp_path):
+    """The channels followed the first image: one grey scan sorted first made a folder of colour photos train
+    grey, a silently wrong model. Colour when any image is; --channels still decides."""
+    names = write_images(tmp_path, 6)  # RGB
+    Image.new("L", (20, 12), color=90).save(tmp_path / names[0])  # the first one grey
+    write_csv(tmp_path, "file,label", [f"{nm},{i % 2}" for i, nm in enumerate(names)])
+    assert load_data(DataConfig(dataset="folder", data_dir=str(tmp_path))).image_shape == (3, 64, 64)
+    assert load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), channels=1)).image_shape == (1, 28, 28)
+
+
+def test_a_run_s_data_reload_at_the_shape_its_model_takes():
+    """A folder run's config leaves channels and side to the images; reloading it (resume, measure, the explorer's
+    pictures) uses the shape its model was built for, whatever the folder holds first now."""
+    from core.config import ModelConfig, RunConfig
+
+    folder = RunConfig(model=ModelConfig(image_shape=(3, 32, 32)),
+                       data=DataConfig(dataset="folder", data_dir="/data").to_json())
+    data = folder.data_as_trained()
+    assert (data["channels"], data["image_size"]) == (3, 32) and folder.data["channels"] is None
+    chosen = RunConfig(model=ModelConfig(image_shape=(3, 64, 64)),
+                       data=DataConfig(dataset="folder", data_dir="/data", channels=3, image_size=64).to_json())
+    assert chosen.data_as_trained() == chosen.data
+    digits = RunConfig(data=DataConfig(dataset="mnist5k").to_json())
+    assert digits.data_as_trained() == digits.data

@@ -528,3 +528,21 @@ def test_a_run_whose_folder_changed_is_not_resumed_or_measured(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads((run / "summary.json").read_text())["epochs"] == 2
     assert json.loads((run / "config.json").read_text())["extra"]["data_fingerprint"] == recorded
+
+
+def test_a_grey_run_resumes_grey_after_a_colour_picture_joins_its_folder(tmp_path):
+    """A run whose channels were left to its images reloads at its model's shape: a picture of the folder
+    re-saved in colour (same file, same split) would otherwise make the data RGB and the run refuse to resume."""
+    data = tmp_path / "data"
+    csv_path = partly_labelled_csv(data, n=30, labelled_every=1, mode="L")
+    run = tmp_path / "run"
+    common = ("--threads", "1", "--quiet", "--no-maps", "--no-figures", "--latent-dim", "6")
+    proc = run_cli("--dataset", "folder", "--data-dir", str(data), "--out", str(run), "--epochs", "1", *common)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads((run / "config.json").read_text())["model"]["image_shape"] == [1, 28, 28]
+    first = csv_path.read_text().splitlines()[1].split(",")[0]
+    save(shape_image("cross", 0, mode="RGB"), data / first)  # now a colour picture: new runs would be RGB
+    assert load_data(DataConfig(dataset="folder", data_dir=str(data))).image_shape[0] == 3
+    proc = run_cli("--out", str(run), "--resume", "--epochs", "2", *common)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads((run / "summary.json").read_text())["epochs"] == 2

@@ -19,7 +19,7 @@ class DataConfig:
     data_dir: str | None = None    # root folder for mnist, fashion-mnist, celeba and folder
     labels_csv: str | None = None  # folder: CSV of labels (default: <data_dir>/labels.csv)
     image_size: int | None = None  # folder: side length after resizing (default 28 grey, 64 colour)
-    channels: int | None = None    # folder: 1 (grey) or 3 (RGB); default: taken from the first image
+    channels: int | None = None    # folder: 1 (grey) or 3 (RGB); default: RGB when any image is in colour
     resize: str = "squash"         # folder: squash | crop | pad, how pictures that are not square become square
     sup_frac: float | None = None  # share of training images that keep their label (1.0 if num_labels is None)
     num_labels: int | None = None  # or: exact number of labelled training images (wins over sup_frac)

@@ -204,8 +204,8 @@ def load_folder(data_dir: str | None, labels_csv: str | None, image_size: int | 
         raise DataError(f"folder: resize must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
 
     modes = check_images(listing.paths if check else listing.paths[:1])
-    if channels is None:
-        channels = 1 if is_grey(modes[0]) else 3
+    if channels is None:  # colour when any image is: a grey picture sorted first made a colour folder train grey
+        channels = 1 if all(is_grey(mode) for mode in modes) else 3
     if channels not in (1, 3):
         raise DataError(f"folder: channels must be 1 (grey) or 3 (RGB), got {channels}")
     if image_size is None:

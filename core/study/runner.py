@@ -165,7 +165,7 @@ def _cell_morphology(run_dir: Path, engine, device, seed: int) -> dict:
     if result is None:
         from core.data import DataConfig, load_data
 
-        result = run_morphology(engine, load_data(DataConfig(**engine.config.data)), device, seed)
+        result = run_morphology(engine, load_data(DataConfig(**engine.config.data_as_trained())), device, seed)
         ckpt.atomic_write_json(path, result)
     return flat(result)
 
