@@ -601,6 +601,8 @@ class MapView(pg.PlotWidget):
         names = getattr(self, "_legend_names", None)  # a resize can come while the view is being built
         if not names:
             return
+        if names != self.model.group_names():  # the groups changed and their legend is still to come
+            return self._build_legend()
         columns = self._legend_columns(names)
         if self._legend_capacity(len(names), columns) != self._legend_kept:
             self._build_legend()
