@@ -240,3 +240,19 @@ def test_a_run_s_data_reload_at_the_shape_its_model_takes():
     assert chosen.data_as_trained() == chosen.data
     digits = RunConfig(data=DataConfig(dataset="mnist5k").to_json())
     assert digits.data_as_trained() == digits.data
+
+
+def test_columns_a_spreadsheet_left_empty_after_the_last_name_are_ignored(tmp_path):
+    """A table saved from a spreadsheet often ends every line with ",," (columns once touched); that used to be
+    refused as 'label column names must be distinct'. A value under no name, or a nameless label column, is named."""
+    names = write_images(tmp_path, 6)
+    write_csv(tmp_path, "file,kind,,", [f"{nm},{'ab'[i % 2]}" + ",," * (i % 2) for i, nm in enumerate(names)])
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+    assert s.label_spec.kind == MULTICLASS and s.label_spec.names == ("a", "b")
+    write_csv(tmp_path, "file,kind,,", [f"{nm},{'ab'[i % 2]},," for i, nm in enumerate(names)][:5]
+              + [f"{names[5]},b,,3"])
+    with pytest.raises(DataError, match="line 7 has a value in column 4, which the header does not name"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+    write_csv(tmp_path, "file,,kind", [f"{nm},,{'ab'[i % 2]}" for i, nm in enumerate(names)])
+    with pytest.raises(DataError, match="header column 2 has no name"):
+        load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))

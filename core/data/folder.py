@@ -101,17 +101,27 @@ def _read_rows(csv_path: Path, data_dir: Path) -> tuple[list[list[str]], list[in
     if not table:
         raise DataError(f"{csv_path}: empty; expected a header row (path, label...) and one row per image")
     header = table[0][0]
+    width = len(header)  # the columns every row has
+    while len(header) > 1 and not header[-1]:  # spreadsheets save columns once touched: ",," after the last name
+        header = header[:-1]
     if len(header) < 2:
         raise DataError(f"{csv_path}: header has {len(header)} column(s); expected an image path column "
                         "and at least one label column, separated by commas, semicolons or tabs")
     if os.path.isfile(os.path.join(data_dir, header[0])):
         raise DataError(f"{csv_path}: the first row names an image ({header[0]}); a header row is required")
+    if not all(header[1:]):
+        raise DataError(f"{csv_path}: header column {header.index('', 1) + 1} has no name; name every label column")
     if len(set(header[1:])) != len(header) - 1:
         raise DataError(f"{csv_path}: label column names in the header must be distinct, got {header[1:]}")
     rows, line_numbers = [], []
     for row, line_no in table[1:]:
-        if len(row) != len(header):
-            raise DataError(f"{csv_path}: line {line_no} has {len(row)} columns, the header has {len(header)}")
+        if not len(header) <= len(row) <= width:  # the unnamed columns at the end may be left off
+            raise DataError(f"{csv_path}: line {line_no} has {len(row)} columns, the header has {width}")
+        unnamed = [len(header) + 1 + k for k, cell in enumerate(row[len(header):]) if cell]
+        if unnamed:
+            raise DataError(f"{csv_path}: line {line_no} has a value in column {unnamed[0]}, which the header does "
+                            "not name")
+        row = row[:len(header)]
         if not row[0]:
             raise DataError(f"{csv_path}: line {line_no} has an empty image path")
         rows.append(row)
