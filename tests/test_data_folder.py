@@ -256,3 +256,12 @@ def test_columns_a_spreadsheet_left_empty_after_the_last_name_are_ignored(tmp_pa
     write_csv(tmp_path, "file,,kind", [f"{nm},,{'ab'[i % 2]}" for i, nm in enumerate(names)])
     with pytest.raises(DataError, match="header column 2 has no name"):
         load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+
+
+def test_a_table_saved_by_excel_on_windows_reads_its_accents(tmp_path):
+    """Excel on Windows saves "CSV" in the code page (cp1252), not UTF-8: such a table was refused as undecodable."""
+    names = write_images(tmp_path, 6)
+    rows = "\r\n".join(["file;espèce"] + [f"{nm};{'café' if i % 2 else 'thé'}" for i, nm in enumerate(names)])
+    (tmp_path / "labels.csv").write_bytes(rows.encode("cp1252"))
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+    assert s.label_spec.names == ("café", "thé")

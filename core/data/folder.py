@@ -88,14 +88,24 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+def _read_table(csv_path: Path, encoding: str) -> list[tuple[list[str], int]]:
+    """The non-blank rows of the CSV, cells stripped, each with its line number."""
+    with open(csv_path, newline="", encoding=encoding) as f:
+        delimiter = _delimiter(f.readline())
+        f.seek(0)
+        reader = csv.reader(f, delimiter=delimiter)
+        return [([cell.strip() for cell in row], reader.line_num) for row in reader if any(cell.strip() for cell in row)]
+
+
 def _read_rows(csv_path: Path, data_dir: Path) -> tuple[list[list[str]], list[int], list[str]]:
     try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as f:  # -sig: spreadsheets often add a BOM
-            delimiter = _delimiter(f.readline())
-            f.seek(0)
-            reader = csv.reader(f, delimiter=delimiter)
-            table = [([cell.strip() for cell in row], reader.line_num) for row in reader
-                     if any(cell.strip() for cell in row)]
+        try:
+            table = _read_table(csv_path, "utf-8-sig")  # -sig: spreadsheets often add a BOM
+        except UnicodeDecodeError as not_utf8:
+            try:  # Excel on Windows saves "CSV" in the system's code page: café is one byte, not UTF-8
+                table = _read_table(csv_path, "cp1252")
+            except UnicodeDecodeError:
+                raise not_utf8 from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"{csv_path}: cannot read CSV ({type(e).__name__}: {e})") from None
     if not table:
