@@ -232,6 +232,15 @@ def test_class_folders_unlabelled_folder_and_top_level_images(tmp_path):
         name = Path(path).parent.name
         assert label == (SHAPES.index(name) if name in SHAPES else -1), path
     assert [int(labelled_mask(p.labels).sum()) for p in (s.train, s.val, s.test)] == [14, 2, 2]
+    # what systems leave beside the images is not a class: a Mac zip's __MACOSX/ (resource forks named like the
+    # images, which are not images), a NAS's @eaDir/ thumbnails, a .DS_Store
+    (tmp_path / "__MACOSX" / "cross").mkdir(parents=True)
+    (tmp_path / "__MACOSX" / "cross" / "._cross0.png").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    save(shape_image("ring", 0), tmp_path / "ring" / "@eaDir" / "ring0.png" / "SYNOFILE_THUMB_S.jpg")
+    (tmp_path / ".DS_Store").write_bytes(b"Bud1")
+    again = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), image_size=32, seed=1))
+    assert again.label_spec.names == SHAPES
+    assert sorted(np.concatenate([p.paths for p in (again.train, again.val, again.test)])) == sorted(every)
     (tmp_path / "unlabelled").rename(tmp_path / "Unlabeled")  # the other spelling, any case: not a class
     other = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path), image_size=32, seed=1))
     assert other.label_spec.names == SHAPES

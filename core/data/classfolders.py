@@ -4,7 +4,8 @@
     DIR/unlabelled/*   DIR/*.jpg        images without a label (unlabeled/ also works)
     DIR/train/<class>/*  DIR/val/...  DIR/test/...   the same layout under train/ val/ test/: the data's own split
 
-Hidden files and folders (a leading dot) and files that are not images by their extension are ignored.
+Hidden files and folders (a leading dot), the folders systems leave beside images (``SYSTEM_FOLDERS``: a Mac zip's
+__MACOSX/, ...) and files that are not images by their extension are ignored.
 """
 from __future__ import annotations
 
@@ -29,8 +30,17 @@ def numeric_aware_key(value: str) -> tuple:
         return (1, 0.0, value)
 
 
+# folders that systems leave beside a user's images: a zip made on a Mac unpacks __MACOSX/ (resource forks named
+# like the images), Windows drives hold $RECYCLE.BIN/ and System Volume Information/, Synology NAS shares @eaDir/
+SYSTEM_FOLDERS = ("__MACOSX", "$RECYCLE.BIN", "System Volume Information", "@eaDir")
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name in SYSTEM_FOLDERS
+
+
 def _visible(entries) -> list[Path]:
-    return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+    return sorted((e for e in entries if not _hidden(e.name)), key=lambda e: e.name)
 
 
 def _is_image(path: Path) -> bool:
@@ -41,7 +51,7 @@ def _images_under(folder: Path) -> list[str]:
     """Every image file under ``folder``, at any depth, in a stable (sorted) order."""
     found = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
         found += [os.path.join(dirpath, f) for f in sorted(filenames)
                   if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS]
     return found
