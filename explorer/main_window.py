@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDialo
 
 from core.assets import DEFAULT_RUN
 from core.checkpoint import MODEL_FILE
+from core.data.listing import IMAGE_EXTENSIONS
 from core.errors import CCVAEError
 from core.reconstruction import run_reconstruction_warning
 from explorer.find_bar import FindBar
@@ -563,8 +564,9 @@ class MainWindow(QMainWindow):
         return True
 
     def _ask_add_images(self) -> None:
+        patterns = " ".join(f"*{ext} *{ext.upper()}" for ext in IMAGE_EXTENSIONS)  # what training reads, too
         names, _ = QFileDialog.getOpenFileNames(self, "Add images", self.last_folder,
-                                                "Images (*.png *.jpg *.jpeg *.PNG *.JPG *.JPEG);;All files (*)")
+                                                f"Images ({patterns});;All files (*)")
         if names:
             self.remember_folder(names[0])
             self.add_images(names)

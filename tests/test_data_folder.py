@@ -265,3 +265,18 @@ def test_a_table_saved_by_excel_on_windows_reads_its_accents(tmp_path):
     (tmp_path / "labels.csv").write_bytes(rows.encode("cp1252"))
     s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
     assert s.label_spec.names == ("café", "thé")
+
+
+def test_jpegs_saved_as_jfif_and_avif_photos_are_images(tmp_path):
+    """Windows often saves a JPEG as .jfif; phones and browsers save AVIF. Both were skipped as not images."""
+    from core.data.classfolders import read_class_folders
+
+    for kind in ("a", "b"):
+        (tmp_path / kind).mkdir()
+        for i in range(3):
+            Image.new("RGB", (20, 16), (40 * i, 90, 200)).save(tmp_path / kind / f"{i}.jfif", "JPEG")
+    Image.new("RGB", (20, 16), (200, 90, 40)).save(tmp_path / "a" / "photo.avif", "AVIF")
+    listing = read_class_folders(tmp_path)
+    assert sorted(Path(p).suffix for p in listing.paths) == [".avif"] + [".jfif"] * 6
+    s = load_data(DataConfig(dataset="folder", data_dir=str(tmp_path)))
+    assert s.image_shape == (3, 64, 64)

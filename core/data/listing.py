@@ -21,7 +21,8 @@ VAL_FRAC = 0.1
 TEST_FRAC = 0.1
 GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 # the files a class folder may hold; anything else there (notes, .DS_Store, Thumbs.db) is ignored
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".gif", ".webp", ".avif", ".tif", ".tiff",
+                    ".ppm", ".pgm", ".pbm")  # .jfif: how Windows often saves a JPEG; .avif: Pillow >= 11.3
 
 
 @dataclass
