@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, features
 
 from core.data.errors import DataError
 from core.data.splits import split_keeping_label_share
@@ -21,8 +21,10 @@ VAL_FRAC = 0.1
 TEST_FRAC = 0.1
 GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 # the files a class folder may hold; anything else there (notes, .DS_Store, Thumbs.db) is ignored
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".gif", ".webp", ".avif", ".tif", ".tiff",
-                    ".ppm", ".pgm", ".pbm")  # .jfif: how Windows often saves a JPEG; .avif: Pillow >= 11.3
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm",
+                    ".pgm", ".pbm")  # .jfif: how Windows often saves a JPEG
+if features.check_module("avif"):  # Pillow reads AVIF (phones and browsers save it) from 11.3 with libavif
+    IMAGE_EXTENSIONS += (".avif",)
 
 
 @dataclass
