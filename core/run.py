@@ -102,10 +102,9 @@ def prepare(run_dir: Path, cfg: RunConfig | None, resume: bool) -> tuple[RunConf
     if not resume:  # the data decides the label kind, image shape (z_c's size, the likelihood) of a new run
         cfg = dataclasses.replace(cfg, model=settle_model(cfg.model, splits.label_spec, splits.image_shape))
     check_labels_match(cfg, splits)
-    data_id = identity.fingerprint(splits, cfg.data.get("data_dir"))
-    if resume:  # before anything is trained or written: a changed folder would re-cut the split
-        identity.check_same_data(run_dir, cfg.extra.get(identity.EXTRA_KEY), data_id, cfg.extra.get("counts"),
-                                 split_counts(splits), "resume")
+    # on resume, before anything is trained or written: a changed folder would re-cut the split (a new run has
+    # no fingerprint recorded yet: it records this one)
+    data_id = identity.check_same_data(run_dir, cfg, splits, "resume")
     cfg = dataclasses.replace(cfg, extra={**cfg.extra, identity.EXTRA_KEY: data_id})
     _refuse_unmeasurable(splits, cfg.train.measure)  # before the training, not after it
     if cfg.train.limit_train > 0:

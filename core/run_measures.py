@@ -87,14 +87,10 @@ def measure_run(run_dir: Path, judge_dir: Path | None = None, device: str = "cpu
     engine = engine or Engine.from_run(run_dir, device=device)
     if splits is None:
         from core.data import identity
-        from core.data.counts import split_counts
 
         cfg = engine.config
         splits = load_data(DataConfig(**{**cfg.data_as_trained(), "sup_frac": 1.0, "num_labels": None}))
-        recorded_counts = {name: c for name, c in cfg.extra.get("counts", {}).items() if name != "train"}  # train's
-        identity.check_same_data(run_dir, cfg.extra.get(identity.EXTRA_KEY),  # count follows --limit-train
-                                 identity.fingerprint(splits, cfg.data.get("data_dir")), recorded_counts,
-                                 split_counts(splits), "measure")
+        identity.check_same_data(run_dir, cfg, splits, "measure")
     check_test_images(len(splits.test), "measure")  # before the judge is trained
     seed = int(engine.config.train.seed if seed is None else seed)
     judge_dir = Path(judge_dir) if judge_dir else default_judge_dir(engine.config.data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+from core.data.counts import split_counts
 from core.data.errors import DataError
 from core.data.splits import DataSplits
 
@@ -46,12 +47,17 @@ def _what_changed(stored_counts: dict | None, counts: dict) -> str:
     return ", ".join(moved) if moved else "as many images as before, but other files or labels"
 
 
-def check_same_data(run_dir, recorded: str | None, now: str, stored_counts: dict | None, counts: dict,
-                    doing: str) -> None:
-    """Refuse (``DataError``, one line) to ``doing`` ("resume", "measure") a run whose data changed since it was
-    trained. A run saved before fingerprints were recorded (``recorded`` None) is let through."""
+def check_same_data(run_dir, cfg, splits: DataSplits, doing: str) -> str:
+    """The fingerprint of ``splits``, the data of the run ``cfg`` (a RunConfig) as loaded now; refuses
+    (``DataError``, one line) to ``doing`` ("resume", "measure") the run when it differs from the one recorded
+    when it was trained. A run without one recorded (new, or saved before fingerprints existed) is let through."""
+    now = fingerprint(splits, cfg.data.get("data_dir"))
+    recorded = cfg.extra.get(EXTRA_KEY)
     if recorded is None or recorded == now:
-        return
-    raise DataError(f"{run_dir}: the data changed since this run was trained ({_what_changed(stored_counts, counts)}), "
-                    f"so its split is no longer the one it was trained and tested on; cannot {doing} it. Put the data "
-                    "back as they were, or train a new run")
+        return now
+    stored_counts = dict(cfg.extra.get("counts") or {})
+    if cfg.train.limit_train > 0:  # the training count was recorded after --limit-train cut it
+        stored_counts.pop("train", None)
+    raise DataError(f"{run_dir}: the data changed since this run was trained "
+                    f"({_what_changed(stored_counts, split_counts(splits))}), so its split is no longer the one it "
+                    f"was trained and tested on; cannot {doing} it. Put the data back as they were, or train a new run")
